@@ -1,0 +1,1 @@
+"""Cambist feeds layer (see docs/architecture.md)."""

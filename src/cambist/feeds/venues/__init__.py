@@ -1,0 +1,1 @@
+"""Cambist feeds/venues layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Cambist gateways layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Cambist log layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Cambist node layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Cambist readmodels layer (see docs/architecture.md)."""
