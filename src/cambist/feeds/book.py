@@ -1,0 +1,163 @@
+"""An L2 book keyed by exact decimal price, plus the per-book integrity state machine.
+
+``SyncedBook`` holds the state every venue shares (a book, live or waiting for a snapshot,
+the last sequence id); each venue module subclasses it to state its own rule for accepting
+an update (sequence continuity, checksum, snapshot resets). The connection code only sees
+the verdicts, so no venue quirk leaks into it.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from decimal import Decimal
+
+from cambist.feeds.types import NO_SEQ, BookUpdate, Level
+
+
+class L2Book:
+    """Price levels of one instrument; sizes are absolute and zero removes a level."""
+
+    __slots__ = ("asks", "bids", "depth")
+
+    def __init__(self, depth: int = 0) -> None:
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self.depth = depth
+        """Keep only this many levels per side after each update (0: unlimited)."""
+
+    def clear(self) -> None:
+        self.bids.clear()
+        self.asks.clear()
+
+    def load(self, bids: list[Level], asks: list[Level]) -> None:
+        self.clear()
+        self.apply(bids, asks)
+
+    def apply(self, bids: list[Level], asks: list[Level]) -> None:
+        side = self.bids
+        for px, sz in bids:
+            if sz:
+                side[px] = sz
+            else:
+                side.pop(px, None)
+        side = self.asks
+        for px, sz in asks:
+            if sz:
+                side[px] = sz
+            else:
+                side.pop(px, None)
+        if self.depth:
+            self.truncate(self.depth)
+
+    def truncate(self, depth: int) -> None:
+        """Drop levels beyond ``depth``: depth-limited venues never delete those explicitly."""
+        if len(self.bids) > depth:
+            for px in sorted(self.bids, reverse=True)[depth:]:
+                del self.bids[px]
+        if len(self.asks) > depth:
+            for px in sorted(self.asks)[depth:]:
+                del self.asks[px]
+
+    def top_bids(self, n: int) -> list[Level]:
+        return [(p, self.bids[p]) for p in sorted(self.bids, reverse=True)[:n]]
+
+    def top_asks(self, n: int) -> list[Level]:
+        return [(p, self.asks[p]) for p in sorted(self.asks)[:n]]
+
+    def best_bid(self) -> Level | None:
+        if not self.bids:
+            return None
+        px = max(self.bids)
+        return px, self.bids[px]
+
+    def best_ask(self) -> Level | None:
+        if not self.asks:
+            return None
+        px = min(self.asks)
+        return px, self.asks[px]
+
+    def levels(self, n: int = 0) -> tuple[list[Level], list[Level]]:
+        """Both sides best first, as value-normalized decimals (for comparisons and hashes)."""
+        bids = self.top_bids(n or len(self.bids))
+        asks = self.top_asks(n or len(self.asks))
+        norm = Decimal.normalize
+        return (
+            [(norm(p), norm(s)) for p, s in bids],
+            [(norm(p), norm(s)) for p, s in asks],
+        )
+
+    def state_hash(self, n: int = 0) -> str:
+        """Digest of the (top ``n``) levels by value: equal books hash equal across venues."""
+        bids, asks = self.levels(n)
+        text = repr((bids, asks)).encode()
+        return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+class Verdict(enum.IntEnum):
+    """What the connection does with an update after the venue rule judged it."""
+
+    APPLIED = 0
+    """Applied to a live book: forward it."""
+    DROPPED = 1
+    """Stale or duplicate on this connection (or the book is not live): ignore it."""
+    RESYNC = 2
+    """Gap or mismatch: this book is discarded and resynchronised."""
+    BUFFERED = 3
+    """Held until the REST snapshot arrives (Binance)."""
+    SNAPSHOT = 4
+    """A snapshot made the book live (again): forward it as a snapshot."""
+
+
+class SyncedBook:
+    """One book on one connection with the venue's integrity rule; override ``check``.
+
+    The default rule suits venues whose WebSocket subscription starts with a snapshot:
+    updates before the snapshot are dropped, a snapshot (re)loads the book.
+    """
+
+    needs_rest_snapshot = False
+
+    def __init__(self, symbol: str, depth: int = 0) -> None:
+        self.symbol = symbol
+        self.book = L2Book(depth)
+        self.live = False
+        self.last_seq = NO_SEQ
+        self.last_ts = 0
+        self.resyncs = 0
+
+    def reset(self) -> None:
+        """Forget the book: it is no longer trusted until a new snapshot arrives."""
+        self.book.clear()
+        self.live = False
+        self.last_seq = NO_SEQ
+
+    def on_update(self, u: BookUpdate) -> Verdict:
+        if u.snapshot:
+            self.book.load(u.bids, u.asks)
+            self.live = True
+            self.last_seq = u.seq
+            self.last_ts = u.venue_ts
+            return Verdict.SNAPSHOT
+        if not self.live:
+            return Verdict.DROPPED
+        verdict = self.check(u)
+        if verdict is Verdict.APPLIED:
+            self.book.apply(u.bids, u.asks)
+            if not self.verify(u):
+                return Verdict.RESYNC
+            self.last_seq = u.seq
+            self.last_ts = u.venue_ts
+        return verdict
+
+    def check(self, u: BookUpdate) -> Verdict:
+        """Venue rule for a delta on a live book, before it is applied."""
+        return Verdict.APPLIED
+
+    def verify(self, u: BookUpdate) -> bool:
+        """Venue rule after a delta is applied (checksums). True when the book is sound."""
+        return True
+
+    def on_rest_snapshot(self, snap: BookUpdate) -> tuple[Verdict, list[BookUpdate]]:
+        """Venues that sync from a REST snapshot override this (see binance.py)."""
+        raise NotImplementedError(f"{type(self).__name__} does not sync from REST")

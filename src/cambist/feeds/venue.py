@@ -1,0 +1,148 @@
+"""The fixed shape of a venue module: what the shared connection and emulator code call.
+
+A venue module (``cambist/feeds/venues/<name>.py``) defines two classes:
+
+* ``Session(VenueSession)``: one client connection's view of the venue: the subscribe
+  messages, the parser from wire bytes to normalized events, the per-book integrity rule
+  (a ``SyncedBook`` subclass) and how a single book is resynchronised.
+* ``Wire(VenueWire)``: the same protocol from the venue's side, used by the emulator to
+  speak it: encode trades, book snapshots and deltas, quotes, answer subscriptions.
+
+Keeping both halves in one module means a venue's protocol knowledge lives in one place and
+adding a venue is one module plus its recorded samples (see docs/feeds.md and
+``venues/_template.py``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+import msgspec
+
+from cambist.feeds.book import L2Book, SyncedBook
+from cambist.feeds.types import BookUpdate, Event, FeedError, Level, Quote, Trade
+
+
+class Subscription(msgspec.Struct, frozen=True):
+    """A client request as the emulator understands it: (un)subscribe one stream."""
+
+    action: str
+    """``subscribe`` or ``unsubscribe``."""
+    channel: str
+    """``trades``, ``book`` or ``quotes``."""
+    symbol: str
+    """Normalized BASE-QUOTE symbol."""
+
+
+class VenueSession(ABC):
+    """One connection to a venue, from the client side."""
+
+    name: ClassVar[str]
+    ws_url: ClassVar[str]
+    """The live venue address; tests and benchmarks point at the emulator instead."""
+    rest_url: ClassVar[str] = ""
+    shared_book_seq: ClassVar[bool] = True
+    """Book sequence ids are identical across connections, so books dedup on them."""
+    app_ping: ClassVar[str] = ""
+    """Application-level ping text some venues require to keep the socket open."""
+    ping_interval: ClassVar[float] = 20.0
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        self.symbols = list(symbols)
+        self.by_wire = {self.to_wire(s): s for s in self.symbols}
+
+    @staticmethod
+    @abstractmethod
+    def to_wire(symbol: str) -> str:
+        """BASE-QUOTE to the venue's instrument name."""
+
+    def from_wire(self, wire: str) -> str:
+        try:
+            return self.by_wire[wire]
+        except KeyError:
+            raise FeedError(f"{self.name}: message for unsubscribed instrument {wire!r}") from None
+
+    @abstractmethod
+    def subscribe(self) -> list[str]:
+        """Messages to send right after connecting (trades, book and quotes of all symbols)."""
+
+    @abstractmethod
+    def resubscribe_book(self, symbol: str) -> list[str]:
+        """Messages that make the venue send a fresh book snapshot for one symbol."""
+
+    @abstractmethod
+    def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
+        """Wire bytes to normalized events. Raises ``FeedError`` on anything malformed."""
+
+    @abstractmethod
+    def new_book(self, symbol: str) -> SyncedBook:
+        """The venue's integrity state machine for one book on this connection."""
+
+    def snapshot_url(self, rest_base: str, symbol: str) -> str:
+        """URL of the REST snapshot for venues that sync books from REST (else unused)."""
+        raise NotImplementedError(f"{self.name} books sync over the WebSocket")
+
+    def parse_snapshot(self, symbol: str, body: bytes, recv_ts: int) -> BookUpdate:
+        raise NotImplementedError(f"{self.name} books sync over the WebSocket")
+
+
+class VenueWire(ABC):
+    """The venue side of one connection, for the emulator. One instance per connection."""
+
+    name: ClassVar[str]
+    book_depth: ClassVar[int] = 0
+    """Depth of the book channel the venue publishes (0: full); deltas keep to it."""
+    heartbeat: ClassVar[str] = ""
+    """Text the venue sends about once a second (empty: none)."""
+    rest_path: ClassVar[str] = ""
+    """Path of the REST snapshot endpoint, when the venue has one the clients use."""
+    session: ClassVar[type[VenueSession]]
+    """The client half of the same module (for instrument names)."""
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        self.symbols = list(symbols)
+        self.by_wire = {self.session.to_wire(s): s for s in self.symbols}
+
+    @abstractmethod
+    def on_client(self, text: str) -> tuple[list[Subscription], list[str]]:
+        """Parse a client message: the subscriptions it asks for and direct replies."""
+
+    @abstractmethod
+    def trades(self, trades: list[Trade]) -> list[str]:
+        """Wire messages carrying these trades of one symbol."""
+
+    @abstractmethod
+    def book(
+        self,
+        symbol: str,
+        snapshot: bool,
+        bids: list[Level],
+        asks: list[Level],
+        prev_seq: int,
+        seq: int,
+        ts: int,
+        view: L2Book,
+        corrupt: bool = False,
+    ) -> str:
+        """A book snapshot or delta (absolute sizes, zero removes).
+
+        ``view`` is the true book after the change, for venues that publish a checksum;
+        ``corrupt`` asks for a wrong checksum (an injected fault).
+        """
+
+    @abstractmethod
+    def quote(self, q: Quote) -> str:
+        """A top-of-book message."""
+
+    def heartbeat_message(self, ts: int) -> str:
+        """The heartbeat to send now (empty: the venue sends none)."""
+        return self.heartbeat
+
+    def rest_snapshot(self, symbol: str, bids: list[Level], asks: list[Level], seq: int) -> bytes:
+        raise NotImplementedError(f"{self.name} has no REST snapshot endpoint")
+
+    def rest_symbol(self, query: dict[str, str]) -> str:
+        """The normalized symbol a REST snapshot request asks for."""
+        raise NotImplementedError(f"{self.name} has no REST snapshot endpoint")

@@ -1,0 +1,330 @@
+"""Binance spot: combined streams ``<sym>@aggTrade|trade|depth@100ms|bookTicker``.
+
+Integrity (Binance's documented local-book procedure): buffer diffs, fetch the REST
+snapshot, refetch while ``lastUpdateId < U`` of the first buffered diff, drop diffs with
+``u <= lastUpdateId``, then every diff must have ``U == previous u + 1``; otherwise that one
+book is discarded and synced again. ``u`` is global for the book, so connections dedup on it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+import msgspec
+
+from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.types import (
+    BUY,
+    NO_SEQ,
+    SELL,
+    Ack,
+    BookUpdate,
+    Event,
+    FeedError,
+    Level,
+    Quote,
+    Trade,
+)
+from cambist.feeds.venue import Subscription, VenueSession, VenueWire
+
+MS = 1_000_000
+
+
+class AggTrade(msgspec.Struct):
+    E: int
+    s: str
+    a: int
+    p: Decimal
+    q: Decimal
+    T: int
+    m: bool
+
+
+class RawTrade(msgspec.Struct):
+    E: int
+    s: str
+    t: int
+    p: Decimal
+    q: Decimal
+    T: int
+    m: bool
+
+
+class Depth(msgspec.Struct):
+    E: int
+    s: str
+    U: int
+    u: int
+    b: list[Level]
+    a: list[Level]
+
+
+class BookTicker(msgspec.Struct):
+    u: int
+    s: str
+    b: Decimal
+    B: Decimal
+    a: Decimal
+    A: Decimal
+
+
+class AggTradeMsg(msgspec.Struct):
+    stream: str
+    data: AggTrade
+
+
+class TradeMsg(msgspec.Struct):
+    stream: str
+    data: RawTrade
+
+
+class DepthMsg(msgspec.Struct):
+    stream: str
+    data: Depth
+
+
+class TickerMsg(msgspec.Struct):
+    stream: str
+    data: BookTicker
+
+
+class Control(msgspec.Struct):
+    id: int | str | None = None
+    result: object = None
+    e: str = ""
+
+
+class RestDepth(msgspec.Struct, rename="camel"):
+    last_update_id: int
+    bids: list[Level]
+    asks: list[Level]
+
+
+_DEC_AGG = msgspec.json.Decoder(AggTradeMsg)
+_DEC_TRADE = msgspec.json.Decoder(TradeMsg)
+_DEC_DEPTH = msgspec.json.Decoder(DepthMsg)
+_DEC_TICKER = msgspec.json.Decoder(TickerMsg)
+_DEC_CONTROL = msgspec.json.Decoder(Control)
+_DEC_REST = msgspec.json.Decoder(RestDepth)
+_DEC_BARE_AGG = msgspec.json.Decoder(AggTrade)
+_DEC_BARE_TRADE = msgspec.json.Decoder(RawTrade)
+_DEC_BARE_DEPTH = msgspec.json.Decoder(Depth)
+_STREAM_KEY = b'"stream":"'
+
+
+class BinanceBook(SyncedBook):
+    """Buffer, REST snapshot, then strict ``U == last u + 1`` continuity."""
+
+    needs_rest_snapshot = True
+
+    def __init__(self, symbol: str, depth: int = 0) -> None:
+        super().__init__(symbol, depth)
+        self.buffer: list[BookUpdate] = []
+
+    def reset(self) -> None:
+        super().reset()
+        self.buffer.clear()
+
+    def on_update(self, u: BookUpdate) -> Verdict:
+        if not self.live:
+            if len(self.buffer) >= 10_000:
+                # the snapshot is not coming (or is far too slow): start over
+                self.buffer.clear()
+                return Verdict.RESYNC
+            self.buffer.append(u)
+            return Verdict.BUFFERED
+        if u.seq <= self.last_seq:
+            return Verdict.DROPPED  # duplicate or late copy on this connection
+        if u.prev_seq != self.last_seq:
+            return Verdict.RESYNC
+        self.book.apply(u.bids, u.asks)
+        self.last_seq = u.seq
+        self.last_ts = u.venue_ts
+        return Verdict.APPLIED
+
+    def on_rest_snapshot(self, snap: BookUpdate) -> tuple[Verdict, list[BookUpdate]]:
+        """Apply the REST snapshot then the buffered diffs; the result is the live book."""
+        last = snap.seq
+        if self.buffer and last < self.buffer[0].prev_seq + 1:
+            return Verdict.RESYNC, []  # snapshot older than the first buffered diff: refetch
+        self.book.load(snap.bids, snap.asks)
+        applied: list[BookUpdate] = []
+        for u in self.buffer:
+            if u.seq <= last:
+                continue
+            if u.prev_seq + 1 > last + 1:
+                self.reset()
+                return Verdict.RESYNC, []
+            self.book.apply(u.bids, u.asks)
+            last = u.seq
+            applied.append(u)
+        self.buffer.clear()
+        self.live = True
+        self.last_seq = last
+        self.last_ts = applied[-1].venue_ts if applied else snap.venue_ts
+        return Verdict.SNAPSHOT, applied
+
+
+class Session(VenueSession):
+    name: ClassVar[str] = "binance"
+    ws_url: ClassVar[str] = "wss://stream.binance.com:9443/stream"
+    rest_url: ClassVar[str] = "https://api.binance.com"
+
+    @staticmethod
+    def to_wire(symbol: str) -> str:
+        return symbol.replace("-", "")
+
+    def subscribe(self) -> list[str]:
+        params = []
+        for s in self.symbols:
+            w = self.to_wire(s).lower()
+            params += [f"{w}@aggTrade", f"{w}@depth@100ms", f"{w}@bookTicker"]
+        return [msgspec.json.encode({"method": "SUBSCRIBE", "params": params, "id": 1}).decode()]
+
+    def resubscribe_book(self, symbol: str) -> list[str]:
+        return []  # books resync from the REST snapshot, the stream keeps flowing
+
+    def new_book(self, symbol: str) -> SyncedBook:
+        return BinanceBook(symbol)
+
+    def snapshot_url(self, rest_base: str, symbol: str) -> str:
+        return f"{rest_base}/api/v3/depth?symbol={self.to_wire(symbol)}&limit=5000"
+
+    def parse_snapshot(self, symbol: str, body: bytes, recv_ts: int) -> BookUpdate:
+        try:
+            d = _DEC_REST.decode(body)
+        except msgspec.DecodeError as e:
+            raise FeedError(f"binance: bad depth snapshot for {symbol}: {e}") from None
+        return BookUpdate(
+            "binance", symbol, True, d.bids, d.asks, d.last_update_id, NO_SEQ, 0, recv_ts
+        )
+
+    def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
+        i = raw.find(_STREAM_KEY)
+        try:
+            if i < 0:
+                return self._parse_bare(raw, recv_ts)
+            j = raw.find(b'"', i + 10)
+            kind = raw[raw.find(b"@", i, j) + 1 : j]
+            if kind == b"aggTrade":
+                return [self._agg(_DEC_AGG.decode(raw).data, recv_ts)]
+            if kind.startswith(b"depth"):
+                return [self._depth(_DEC_DEPTH.decode(raw).data, recv_ts)]
+            if kind == b"bookTicker":
+                k = _DEC_TICKER.decode(raw).data
+                return [Quote("binance", self.from_wire(k.s), k.b, k.B, k.a, k.A, k.u, 0, recv_ts)]
+            if kind == b"trade":
+                return [self._trade(_DEC_TRADE.decode(raw).data, recv_ts)]
+        except msgspec.DecodeError as e:
+            raise FeedError(f"binance: {e}") from None
+        raise FeedError(f"binance: unknown stream kind {kind!r}")
+
+    def _parse_bare(self, raw: bytes, recv_ts: int) -> list[Event]:
+        """Raw-stream payloads (no combined-stream wrapper) and control messages."""
+        c = _DEC_CONTROL.decode(raw)
+        if c.e == "trade":
+            return [self._trade(_DEC_BARE_TRADE.decode(raw), recv_ts)]
+        if c.e == "aggTrade":
+            return [self._agg(_DEC_BARE_AGG.decode(raw), recv_ts)]
+        if c.e == "depthUpdate":
+            return [self._depth(_DEC_BARE_DEPTH.decode(raw), recv_ts)]
+        if c.e == "serverShutdown":
+            return [Ack("shutdown")]
+        if c.id is None:
+            raise FeedError(f"binance: message without stream, id or known event ({c.e!r})")
+        return [Ack("subscribed")]
+
+    def _agg(self, a: AggTrade, recv_ts: int) -> Trade:
+        side = SELL if a.m else BUY  # m: the buyer is the maker, so the taker sold
+        return Trade("binance", self.from_wire(a.s), side, a.p, a.q, str(a.a), a.T * MS, recv_ts)
+
+    def _trade(self, t: RawTrade, recv_ts: int) -> Trade:
+        side = SELL if t.m else BUY
+        return Trade("binance", self.from_wire(t.s), side, t.p, t.q, str(t.t), t.T * MS, recv_ts)
+
+    def _depth(self, d: Depth, recv_ts: int) -> BookUpdate:
+        return BookUpdate(
+            "binance", self.from_wire(d.s), False, d.b, d.a, d.u, d.U - 1, d.E * MS, recv_ts
+        )
+
+
+def _levels(levels: list[Level]) -> list[list[str]]:
+    return [[f"{p:f}", f"{s:f}"] for p, s in levels]
+
+
+class Wire(VenueWire):
+    name: ClassVar[str] = "binance"
+    session = Session
+    rest_path: ClassVar[str] = "/api/v3/depth"
+
+    def on_client(self, text: str) -> tuple[list[Subscription], list[str]]:
+        msg = msgspec.json.decode(text)
+        method = msg.get("method", "")
+        action = {"SUBSCRIBE": "subscribe", "UNSUBSCRIBE": "unsubscribe"}.get(method)
+        if action is None:
+            return [], [msgspec.json.encode({"error": "bad method", "id": msg.get("id")}).decode()]
+        subs = []
+        channels = {"aggTrade": "trades", "depth@100ms": "book", "bookTicker": "quotes"}
+        for p in msg.get("params", []):
+            sym, _, kind = p.partition("@")
+            channel = channels.get(kind)
+            symbol = self.by_wire.get(sym.upper())
+            if channel and symbol:
+                subs.append(Subscription(action, channel, symbol))
+        return subs, [msgspec.json.encode({"result": None, "id": msg.get("id")}).decode()]
+
+    def trades(self, trades: list[Trade]) -> list[str]:
+        out = []
+        for t in trades:
+            w = Session.to_wire(t.symbol)
+            ms = t.venue_ts // MS
+            data = (
+                f'{{"e":"aggTrade","E":{ms},"s":"{w}","a":{t.trade_id},"p":"{t.price:f}",'
+                f'"q":"{t.size:f}","f":{t.trade_id},"l":{t.trade_id},"T":{ms},'
+                f'"m":{"true" if t.side == SELL else "false"},"M":true}}'
+            )
+            out.append(f'{{"stream":"{w.lower()}@aggTrade","data":{data}}}')
+        return out
+
+    def book(
+        self,
+        symbol: str,
+        snapshot: bool,
+        bids: list[Level],
+        asks: list[Level],
+        prev_seq: int,
+        seq: int,
+        ts: int,
+        view: L2Book,
+        corrupt: bool = False,
+    ) -> str:
+        w = Session.to_wire(symbol)
+        data = msgspec.json.encode(
+            {
+                "e": "depthUpdate",
+                "E": ts // MS,
+                "s": w,
+                "U": prev_seq + 1,
+                "u": seq,
+                "b": _levels(bids),
+                "a": _levels(asks),
+            }
+        ).decode()
+        return f'{{"stream":"{w.lower()}@depth@100ms","data":{data}}}'
+
+    def quote(self, q: Quote) -> str:
+        w = Session.to_wire(q.symbol)
+        return (
+            f'{{"stream":"{w.lower()}@bookTicker","data":{{"u":{q.seq},"s":"{w}",'
+            f'"b":"{q.bid_price:f}","B":"{q.bid_size:f}","a":"{q.ask_price:f}",'
+            f'"A":"{q.ask_size:f}"}}}}'
+        )
+
+    def rest_snapshot(self, symbol: str, bids: list[Level], asks: list[Level], seq: int) -> bytes:
+        return msgspec.json.encode(
+            {"lastUpdateId": seq, "bids": _levels(bids), "asks": _levels(asks)}
+        )
+
+    def rest_symbol(self, query: dict[str, str]) -> str:
+        return self.by_wire.get(query.get("symbol", ""), "")

@@ -1,0 +1,337 @@
+"""Coinbase Advanced Trade: ``market_trades``, ``level2`` (``l2_data``), ``ticker``, ``heartbeats``.
+
+Sides: like Coinbase's exchange feed (whose ``match`` documents it), the trade ``side`` is the
+maker order's side, so the taker's side is the opposite. ``new_quantity`` is absolute.
+
+Integrity: ``sequence_num`` counts every message on the connection. A jump means some
+message was lost, and it cannot be known which product it was for, so every book on that
+connection is resubscribed (the only per-connection rule here); a lower number is a late
+copy and is dropped. Books carry no id shared across connections, so redundant connections
+are merged by following one; trades dedup on ``trade_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import ClassVar
+
+import msgspec
+
+from cambist.feeds.book import L2Book, SyncedBook
+from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
+from cambist.feeds.types import (
+    NO_SEQ,
+    Ack,
+    BookUpdate,
+    Event,
+    FeedError,
+    Level,
+    Quote,
+    Resync,
+    Trade,
+)
+from cambist.feeds.venue import Subscription, VenueSession, VenueWire
+
+_TAKER = {"BUY": "sell", "SELL": "buy"}
+"""Maker side on the wire to the taker's side."""
+
+
+class CTrade(msgspec.Struct):
+    trade_id: str
+    product_id: str
+    price: Decimal
+    size: Decimal
+    side: str
+    time: str
+
+
+class CUpdate(msgspec.Struct):
+    side: str
+    price_level: Decimal
+    new_quantity: Decimal
+    event_time: str = ""
+
+
+class CTicker(msgspec.Struct):
+    product_id: str
+    best_bid: Decimal
+    best_bid_quantity: Decimal
+    best_ask: Decimal
+    best_ask_quantity: Decimal
+
+
+class CEvent(msgspec.Struct):
+    type: str = ""
+    product_id: str = ""
+    trades: list[CTrade] = []
+    updates: list[CUpdate] = []
+    tickers: list[CTicker] = []
+
+
+class Envelope(msgspec.Struct):
+    channel: str
+    timestamp: str
+    sequence_num: int
+    events: list[CEvent] = []
+    client_id: str = ""
+
+
+class LegacyMessage(msgspec.Struct):
+    """The Coinbase Exchange feed (``match``, ``l2update``), still seen in recordings."""
+
+    type: str
+    product_id: str
+    time: str
+    side: str = ""
+    price: Decimal = Decimal(0)
+    size: Decimal = Decimal(0)
+    trade_id: int = 0
+    sequence: int = NO_SEQ
+    changes: list[tuple[str, Decimal, Decimal]] = []
+
+
+_ENV = msgspec.json.Decoder(Envelope)
+_LEGACY = msgspec.json.Decoder(LegacyMessage)
+_LEGACY_SIDE = {"buy": "bid", "sell": "ask"}
+
+
+class CoinbaseBook(SyncedBook):
+    """Snapshot loads, updates apply: ordering is checked per connection in ``Session``."""
+
+
+class Session(VenueSession):
+    name: ClassVar[str] = "coinbase"
+    ws_url: ClassVar[str] = "wss://advanced-trade-ws.coinbase.com"
+    shared_book_seq: ClassVar[bool] = False
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        super().__init__(symbols)
+        self.last_seq = -1
+
+    @staticmethod
+    def to_wire(symbol: str) -> str:
+        return symbol
+
+    def _sub(self, kind: str, channel: str, products: list[str]) -> str:
+        msg = {"type": kind, "product_ids": products, "channel": channel}
+        return msgspec.json.encode(msg).decode()
+
+    def subscribe(self) -> list[str]:
+        self.last_seq = -1
+        return [
+            self._sub("subscribe", ch, self.symbols)
+            for ch in ("heartbeats", "market_trades", "level2", "ticker")
+        ]
+
+    def resubscribe_book(self, symbol: str) -> list[str]:
+        return [
+            self._sub("unsubscribe", "level2", [symbol]),
+            self._sub("subscribe", "level2", [symbol]),
+        ]
+
+    def new_book(self, symbol: str) -> SyncedBook:
+        return CoinbaseBook(symbol)
+
+    def parse_legacy(self, raw: bytes, recv_ts: int) -> list[Event]:
+        """Exchange-feed messages: ``match`` side is the maker's; ``l2update`` is a delta."""
+        try:
+            m = _LEGACY.decode(raw)
+        except msgspec.DecodeError as e:
+            raise FeedError(f"coinbase: {e}") from None
+        symbol = self.from_wire(m.product_id)
+        ts = rfc3339_ns(m.time)
+        if m.type == "match":
+            side = _TAKER.get(m.side.upper())
+            if side is None:
+                raise FeedError(f"coinbase: bad match side {m.side!r}")
+            return [
+                Trade(
+                    "coinbase",
+                    symbol,
+                    side,  # type: ignore[arg-type]
+                    m.price,
+                    m.size,
+                    str(m.trade_id),
+                    ts,
+                    recv_ts,
+                    m.sequence,
+                )
+            ]
+        if m.type == "l2update":
+            sides: dict[str, list[Level]] = {"bid": [], "ask": []}
+            for side_text, px, qty in m.changes:
+                key = _LEGACY_SIDE.get(side_text)
+                if key is None:
+                    raise FeedError(f"coinbase: bad l2update side {side_text!r}")
+                sides[key].append((px, qty))
+            return [
+                BookUpdate(
+                    "coinbase",
+                    symbol,
+                    False,
+                    sides["bid"],
+                    sides["ask"],
+                    NO_SEQ,
+                    NO_SEQ,
+                    ts,
+                    recv_ts,
+                )
+            ]
+        raise FeedError(f"coinbase: unknown exchange-feed type {m.type!r}")
+
+    def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
+        if raw.startswith(b'{"type":'):
+            return self.parse_legacy(raw, recv_ts)
+        try:
+            env = _ENV.decode(raw)
+        except msgspec.DecodeError as e:
+            raise FeedError(f"coinbase: {e}") from None
+        seq = env.sequence_num
+        out: list[Event] = []
+        if self.last_seq >= 0:
+            if seq <= self.last_seq:
+                return []  # late or repeated copy on this connection
+            if seq != self.last_seq + 1:
+                out.append(Resync(tuple(self.symbols), f"sequence_num {self.last_seq} -> {seq}"))
+        self.last_seq = seq
+        ch = env.channel
+        ts = rfc3339_ns(env.timestamp)
+        if ch == "l2_data":
+            for ev in env.events:
+                bids: list[Level] = []
+                asks: list[Level] = []
+                for u in ev.updates:
+                    if u.side == "bid":
+                        bids.append((u.price_level, u.new_quantity))
+                    elif u.side in ("offer", "ask"):
+                        asks.append((u.price_level, u.new_quantity))
+                    else:
+                        raise FeedError(f"coinbase: bad l2 side {u.side!r}")
+                snap = ev.type == "snapshot"
+                if not snap and ev.type != "update":
+                    raise FeedError(f"coinbase: bad l2 event type {ev.type!r}")
+                symbol = self.from_wire(ev.product_id)
+                out.append(
+                    BookUpdate("coinbase", symbol, snap, bids, asks, NO_SEQ, NO_SEQ, ts, recv_ts)
+                )
+        elif ch == "market_trades":
+            for ev in env.events:
+                for t in ev.trades:
+                    side = _TAKER.get(t.side)
+                    if side is None:
+                        raise FeedError(f"coinbase: bad trade side {t.side!r}")
+                    out.append(
+                        Trade(
+                            "coinbase",
+                            self.from_wire(t.product_id),
+                            side,  # type: ignore[arg-type]
+                            t.price,
+                            t.size,
+                            t.trade_id,
+                            rfc3339_ns(t.time),
+                            recv_ts,
+                            seq,
+                        )
+                    )
+        elif ch == "ticker":
+            for ev in env.events:
+                for k in ev.tickers:
+                    out.append(
+                        Quote(
+                            "coinbase",
+                            self.from_wire(k.product_id),
+                            k.best_bid,
+                            k.best_bid_quantity,
+                            k.best_ask,
+                            k.best_ask_quantity,
+                            seq,
+                            ts,
+                            recv_ts,
+                        )
+                    )
+        elif ch in ("heartbeats", "subscriptions"):
+            out.append(Ack(ch))
+        else:
+            raise FeedError(f"coinbase: unknown channel {ch!r}")
+        return out
+
+
+class Wire(VenueWire):
+    name: ClassVar[str] = "coinbase"
+    session = Session
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        super().__init__(symbols)
+        self.seq = 0
+
+    def _env(self, channel: str, ts: int, events: str) -> str:
+        """One message; ``sequence_num`` counts every message sent on this connection."""
+        seq = self.seq
+        self.seq += 1
+        return (
+            f'{{"channel":"{channel}","client_id":"","timestamp":"{ns_rfc3339(ts, 9)}",'
+            f'"sequence_num":{seq},"events":[{events}]}}'
+        )
+
+    def on_client(self, text: str) -> tuple[list[Subscription], list[str]]:
+        msg = msgspec.json.decode(text)
+        kind = msg.get("type")
+        ch = {"market_trades": "trades", "level2": "book", "ticker": "quotes"}.get(
+            msg.get("channel", "")
+        )
+        if kind not in ("subscribe", "unsubscribe"):
+            return [], ['{"type":"error","message":"Failed to subscribe"}']
+        if ch is None:
+            return [], []  # heartbeats: always on in the emulator
+        subs = [Subscription(kind, ch, p) for p in msg.get("product_ids", []) if p in self.by_wire]
+        return subs, []
+
+    def trades(self, trades: list[Trade]) -> list[str]:
+        if not trades:
+            return []
+        items = ",".join(
+            f'{{"trade_id":"{t.trade_id}","product_id":"{t.symbol}","price":"{t.price:f}",'
+            f'"size":"{t.size:f}","side":"{"SELL" if t.side == "buy" else "BUY"}",'
+            f'"time":"{ns_rfc3339(t.venue_ts)}"}}'
+            for t in trades
+        )
+        return [
+            self._env(
+                "market_trades", trades[-1].venue_ts, f'{{"type":"update","trades":[{items}]}}'
+            )
+        ]
+
+    def book(
+        self,
+        symbol: str,
+        snapshot: bool,
+        bids: list[Level],
+        asks: list[Level],
+        prev_seq: int,
+        seq: int,
+        ts: int,
+        view: L2Book,
+        corrupt: bool = False,
+    ) -> str:
+        et = ns_rfc3339(ts)
+        ups = [
+            f'{{"side":"{side}","event_time":"{et}","price_level":"{p:f}","new_quantity":"{q:f}"}}'
+            for side, levels in (("bid", bids), ("offer", asks))
+            for p, q in levels
+        ]
+        kind = "snapshot" if snapshot else "update"
+        event = f'{{"type":"{kind}","product_id":"{symbol}","updates":[{",".join(ups)}]}}'
+        return self._env("l2_data", ts, event)
+
+    def quote(self, q: Quote) -> str:
+        t = (
+            f'{{"type":"ticker","product_id":"{q.symbol}","best_bid":"{q.bid_price:f}",'
+            f'"best_bid_quantity":"{q.bid_size:f}","best_ask":"{q.ask_price:f}",'
+            f'"best_ask_quantity":"{q.ask_size:f}"}}'
+        )
+        return self._env("ticker", q.venue_ts, f'{{"type":"update","tickers":[{t}]}}')
+
+    def heartbeat_message(self, ts: int) -> str:
+        hb = f'{{"current_time":"{ns_rfc3339(ts)}","heartbeat_counter":"{self.seq}"}}'
+        return self._env("heartbeats", ts, hb)

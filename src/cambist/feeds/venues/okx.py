@@ -1,0 +1,263 @@
+"""OKX v5 public: ``trades``, ``books`` (full depth) and ``bbo-tbt`` channels.
+
+Integrity: each book update's ``prevSeqId`` must equal the previous ``seqId``; a snapshot
+has ``prevSeqId = -1``; a keepalive repeats the ``seqId`` with empty sides; after
+maintenance ``seqId < prevSeqId`` is a legal reset. ``seqId`` is identical across
+connections, so books dedup on it; trades dedup on ``(instId, tradeId)``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+import msgspec
+
+from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.types import Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
+from cambist.feeds.venue import Subscription, VenueSession, VenueWire
+
+MS = 1_000_000
+OkxLevel = tuple[Decimal, Decimal, str, str]
+
+
+class Arg(msgspec.Struct, rename="camel"):
+    channel: str
+    inst_id: str = ""
+
+
+class OTrade(msgspec.Struct, rename="camel"):
+    inst_id: str
+    trade_id: str
+    px: Decimal
+    sz: Decimal
+    side: str
+    ts: str
+    seq_id: int = -1
+
+
+class OBook(msgspec.Struct, rename="camel"):
+    asks: list[OkxLevel]
+    bids: list[OkxLevel]
+    ts: str
+    seq_id: int
+    prev_seq_id: int = -1
+    checksum: int = 0
+
+
+class TradeMsg(msgspec.Struct):
+    arg: Arg
+    data: list[OTrade]
+
+
+class BookMsg(msgspec.Struct):
+    arg: Arg
+    data: list[OBook]
+    action: str = "snapshot"
+
+
+class Head(msgspec.Struct):
+    arg: Arg | None = None
+    event: str = ""
+    msg: str = ""
+
+
+_HEAD = msgspec.json.Decoder(Head)
+_TRADE = msgspec.json.Decoder(TradeMsg)
+_BOOK = msgspec.json.Decoder(BookMsg)
+_SIDES = {"buy": "buy", "sell": "sell"}
+_TRADES_ARG = b'"channel":"trades"'
+
+
+class OkxBook(SyncedBook):
+    """``prevSeqId`` chaining with keepalives and maintenance resets."""
+
+    def check(self, u: BookUpdate) -> Verdict:
+        if u.prev_seq == self.last_seq:
+            return Verdict.APPLIED  # includes keepalives (prev == seq, empty sides)
+        if u.reset:
+            return Verdict.APPLIED
+        if u.seq <= self.last_seq:
+            return Verdict.DROPPED  # duplicate or late copy on this connection
+        return Verdict.RESYNC
+
+
+def _lv(levels: list[OkxLevel]) -> list[Level]:
+    return [(x[0], x[1]) for x in levels]
+
+
+def _ms(text: str) -> int:
+    if not text.isdigit():
+        raise FeedError(f"okx: bad timestamp {text!r}")
+    return int(text) * MS
+
+
+class Session(VenueSession):
+    name: ClassVar[str] = "okx"
+    ws_url: ClassVar[str] = "wss://ws.okx.com:8443/ws/v5/public"
+    app_ping: ClassVar[str] = "ping"
+
+    @staticmethod
+    def to_wire(symbol: str) -> str:
+        return symbol
+
+    def _op(self, op: str, args: list[dict[str, str]]) -> str:
+        return msgspec.json.encode({"op": op, "args": args}).decode()
+
+    def subscribe(self) -> list[str]:
+        args = []
+        for s in self.symbols:
+            args += [
+                {"channel": ch, "instId": self.to_wire(s)} for ch in ("trades", "books", "bbo-tbt")
+            ]
+        return [self._op("subscribe", args)]
+
+    def resubscribe_book(self, symbol: str) -> list[str]:
+        arg = [{"channel": "books", "instId": self.to_wire(symbol)}]
+        return [self._op("unsubscribe", arg), self._op("subscribe", arg)]
+
+    def new_book(self, symbol: str) -> SyncedBook:
+        return OkxBook(symbol)
+
+    def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
+        if raw == b"pong":
+            return [Ack("pong")]
+        try:
+            if _TRADES_ARG in raw[:60]:
+                return [
+                    Trade(
+                        "okx",
+                        self.from_wire(t.inst_id),
+                        _SIDES.get(t.side) or _bad_side(t.side),  # type: ignore[arg-type]
+                        t.px,
+                        t.sz,
+                        t.trade_id,
+                        _ms(t.ts),
+                        recv_ts,
+                        t.seq_id,
+                    )
+                    for t in _TRADE.decode(raw).data
+                ]
+            head = _HEAD.decode(raw)
+            if head.event:
+                if head.event == "error":
+                    raise FeedError(f"okx: error event: {head.msg}")
+                return [Ack(head.event)]
+            if head.arg is None:
+                raise FeedError("okx: message without arg or event")
+            ch = head.arg.channel
+            if ch in ("books", "bbo-tbt"):
+                m = _BOOK.decode(raw)
+                symbol = self.from_wire(m.arg.inst_id)
+                if ch == "bbo-tbt":
+                    return [_quote(symbol, b, recv_ts) for b in m.data]
+                snap = m.action == "snapshot"
+                return [
+                    BookUpdate(
+                        "okx",
+                        symbol,
+                        snap,
+                        _lv(b.bids),
+                        _lv(b.asks),
+                        b.seq_id,
+                        b.prev_seq_id,
+                        _ms(b.ts),
+                        recv_ts,
+                        reset=not snap and b.seq_id < b.prev_seq_id,
+                    )
+                    for b in m.data
+                ]
+            if ch == "trades":
+                raise FeedError("okx: trades message with unexpected layout")
+        except msgspec.DecodeError as e:
+            raise FeedError(f"okx: {e}") from None
+        raise FeedError(f"okx: unknown channel {ch!r}")
+
+
+def _bad_side(side: str) -> str:
+    raise FeedError(f"okx: bad trade side {side!r}")
+
+
+def _quote(symbol: str, b: OBook, recv_ts: int) -> Quote:
+    if not b.bids or not b.asks:
+        raise FeedError(f"okx: bbo-tbt for {symbol} without both sides")
+    return Quote(
+        "okx",
+        symbol,
+        b.bids[0][0],
+        b.bids[0][1],
+        b.asks[0][0],
+        b.asks[0][1],
+        b.seq_id,
+        _ms(b.ts),
+        recv_ts,
+    )
+
+
+def _olevels(levels: list[Level]) -> list[list[str]]:
+    return [[f"{p:f}", f"{q:f}", "0", "1"] for p, q in levels]
+
+
+class Wire(VenueWire):
+    name: ClassVar[str] = "okx"
+    session = Session
+
+    def on_client(self, text: str) -> tuple[list[Subscription], list[str]]:
+        if text == "ping":
+            return [], ["pong"]
+        msg = msgspec.json.decode(text)
+        op = msg.get("op")
+        if op not in ("subscribe", "unsubscribe"):
+            return [], ['{"event":"error","code":"60012","msg":"Invalid request"}']
+        channels = {"trades": "trades", "books": "book", "bbo-tbt": "quotes"}
+        subs, replies = [], []
+        for arg in msg.get("args", []):
+            ch = channels.get(arg.get("channel", ""))
+            if ch and arg.get("instId") in self.by_wire:
+                subs.append(Subscription(op, ch, self.by_wire[arg["instId"]]))
+                replies.append(msgspec.json.encode({"event": op, "arg": arg}).decode())
+        return subs, replies
+
+    def trades(self, trades: list[Trade]) -> list[str]:
+        return [
+            f'{{"arg":{{"channel":"trades","instId":"{t.symbol}"}},"data":[{{"instId":"{t.symbol}",'
+            f'"tradeId":"{t.trade_id}","px":"{t.price:f}","sz":"{t.size:f}","side":"{t.side}",'
+            f'"ts":"{t.venue_ts // MS}","count":"1","source":"0","seqId":{t.seq}}}]}}'
+            for t in trades
+        ]
+
+    def book(
+        self,
+        symbol: str,
+        snapshot: bool,
+        bids: list[Level],
+        asks: list[Level],
+        prev_seq: int,
+        seq: int,
+        ts: int,
+        view: L2Book,
+        corrupt: bool = False,
+    ) -> str:
+        body = msgspec.json.encode(
+            {
+                "asks": _olevels(asks),
+                "bids": _olevels(bids),
+                "ts": str(ts // MS),
+                "checksum": 0,
+                "prevSeqId": -1 if snapshot else prev_seq,
+                "seqId": seq,
+            }
+        ).decode()
+        action = "snapshot" if snapshot else "update"
+        return (
+            f'{{"arg":{{"channel":"books","instId":"{symbol}"}},"action":"{action}",'
+            f'"data":[{body}]}}'
+        )
+
+    def quote(self, q: Quote) -> str:
+        return (
+            f'{{"arg":{{"channel":"bbo-tbt","instId":"{q.symbol}"}},"data":[{{'
+            f'"asks":[["{q.ask_price:f}","{q.ask_size:f}","0","1"]],'
+            f'"bids":[["{q.bid_price:f}","{q.bid_size:f}","0","1"]],'
+            f'"ts":"{q.venue_ts // MS}","seqId":{q.seq}}}]}}'
+        )
