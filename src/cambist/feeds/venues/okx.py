@@ -66,7 +66,7 @@ _HEAD = msgspec.json.Decoder(Head)
 _TRADE = msgspec.json.Decoder(TradeMsg)
 _BOOK = msgspec.json.Decoder(BookMsg)
 _SIDES = {"buy": "buy", "sell": "sell"}
-_TRADES_ARG = b'"channel":"trades"'
+_TRADES_HEAD = b'{"arg":{"channel":"trades"'
 
 
 class OkxBook(SyncedBook):
@@ -123,7 +123,7 @@ class Session(VenueSession):
         if raw == b"pong":
             return [Ack("pong")]
         try:
-            if _TRADES_ARG in raw[:60]:
+            if raw.startswith(_TRADES_HEAD):
                 return [
                     Trade(
                         "okx",

@@ -1,0 +1,168 @@
+"""Merge N redundant connections per stream into one stream without duplicates or gaps.
+
+Identity rules come from the venue modules: trades dedup on ``(venue, symbol, trade_id)``;
+books of venues whose sequence ids are shared across connections (Binance ``u``, OKX
+``seqId``, Bybit ``u``) dedup on the id: an update already merged is dropped, one that
+continues the merged stream is forwarded as a delta, and one that would leave a hole (its
+connection saw updates the merged stream has not) is forwarded as a snapshot of that
+connection's verified book. Venues without a shared id (Kraken, Coinbase) follow one
+leader connection per book and fail over, with a snapshot, when it loses the book.
+Either way the merged book stays exact while one connection is healthy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+
+from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.types import NO_SEQ, BookUpdate, Quote, Record, Trade
+
+
+class BookStream:
+    """The merged state of one (venue, symbol) book."""
+
+    __slots__ = ("book", "last_seq", "leader", "live", "members", "shared", "updated_ns")
+
+    def __init__(self, shared: bool) -> None:
+        self.shared = shared
+        self.book = L2Book()
+        self.last_seq = NO_SEQ
+        self.leader: int | None = None
+        self.live = False
+        self.members: dict[int, SyncedBook] = {}
+        self.updated_ns = 0
+
+
+class Merger:
+    """Deduplicates and sequences records from all connections, then hands them to ``emit``."""
+
+    def __init__(self, emit: Callable[[Record], None], window: int = 200_000) -> None:
+        self.emit = emit
+        self.window = window
+        self._seen: set[tuple[str, str, str]] = set()
+        self._order: deque[tuple[str, str, str]] = deque()
+        self.books: dict[tuple[str, str], BookStream] = {}
+        self.quotes: dict[tuple[str, str], Quote] = {}
+        self.duplicates = 0
+        self.resnapshots = 0
+        self.failovers = 0
+
+    # trades -------------------------------------------------------------------------------
+    def trade(self, t: Trade) -> None:
+        key = (t.venue, t.symbol, t.trade_id)
+        seen = self._seen
+        if key in seen:
+            self.duplicates += 1
+            return
+        seen.add(key)
+        order = self._order
+        order.append(key)
+        if len(order) > self.window:
+            seen.discard(order.popleft())
+        self.emit(t)
+
+    # quotes -------------------------------------------------------------------------------
+    def quote(self, q: Quote, shared: bool) -> None:
+        key = (q.venue, q.symbol)
+        last = self.quotes.get(key)
+        if last is not None and (
+            (q.seq <= last.seq and shared and q.seq != NO_SEQ)
+            or (
+                q.bid_price == last.bid_price
+                and q.ask_price == last.ask_price
+                and q.bid_size == last.bid_size
+                and q.ask_size == last.ask_size
+            )
+        ):
+            self.duplicates += 1
+            return
+        self.quotes[key] = q
+        self.emit(q)
+
+    # books --------------------------------------------------------------------------------
+    def register(self, conn: int, venue: str, symbol: str, book: SyncedBook, shared: bool) -> None:
+        """A connection's book for (venue, symbol) joins the stream (on every (re)connect)."""
+        s = self.books.get((venue, symbol))
+        if s is None:
+            s = self.books[(venue, symbol)] = BookStream(shared)
+        s.members[conn] = book
+
+    def book(self, conn: int, u: BookUpdate, synced: SyncedBook, verdict: Verdict) -> None:
+        """An update ``synced`` accepted (``APPLIED``) or a snapshot made it live."""
+        s = self.books[(u.venue, u.symbol)]
+        s.updated_ns = u.recv_ts
+        if not s.shared:
+            if s.leader is None or not s.live:
+                s.leader = conn
+            if s.leader != conn:
+                self.duplicates += 1
+                return
+            self._forward(s, u, synced, verdict is Verdict.SNAPSHOT or not s.live)
+            return
+        seq = synced.last_seq
+        if u.reset:
+            self._forward(s, u, synced, True)
+        elif s.live and seq <= s.last_seq:
+            self.duplicates += 1
+        elif s.live and verdict is Verdict.APPLIED and u.prev_seq <= s.last_seq:
+            self._forward(s, u, synced, False)
+        else:
+            self._forward(s, u, synced, True)
+
+    def _forward(self, s: BookStream, u: BookUpdate, synced: SyncedBook, as_snapshot: bool) -> None:
+        if as_snapshot:
+            bids = synced.book.top_bids(len(synced.book.bids))
+            asks = synced.book.top_asks(len(synced.book.asks))
+            if s.live:
+                self.resnapshots += 1
+            u = BookUpdate(
+                u.venue, u.symbol, True, bids, asks, synced.last_seq, NO_SEQ, u.venue_ts, u.recv_ts
+            )
+            s.book.load(bids, asks)
+            s.live = True
+        else:
+            s.book.apply(u.bids, u.asks)
+        s.last_seq = synced.last_seq
+        self.emit(u)
+
+    def book_lost(self, conn: int, venue: str, symbol: str) -> None:
+        """``conn`` no longer has a trustworthy book (resync or disconnect)."""
+        s = self.books.get((venue, symbol))
+        if s is None or s.shared or s.leader != conn:
+            return
+        s.leader = None
+        for other, synced in s.members.items():
+            if other != conn and synced.live:
+                self.failovers += 1
+                s.leader = other
+                u = BookUpdate(
+                    venue,
+                    symbol,
+                    True,
+                    [],
+                    [],
+                    synced.last_seq,
+                    NO_SEQ,
+                    synced.last_ts,
+                    s.updated_ns,
+                )
+                self._forward(s, u, synced, True)
+                return
+        s.live = False  # nobody can vouch for the book until a connection resyncs
+
+    def connection_lost(self, conn: int) -> None:
+        for (venue, symbol), s in self.books.items():
+            if conn in s.members:
+                self.book_lost(conn, venue, symbol)
+                del s.members[conn]
+
+    def mid(self, venue: str, symbol: str) -> Decimal | None:
+        s = self.books.get((venue, symbol))
+        if s is None or not s.live:
+            return None
+        bb, ba = s.book.best_bid(), s.book.best_ask()
+        if bb is None or ba is None:
+            return None
+        return (bb[0] + ba[0]) / 2
