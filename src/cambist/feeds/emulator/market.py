@@ -37,6 +37,8 @@ class SymbolState:
     view: L2Book = field(default_factory=L2Book)
     history: dict[int, str] = field(default_factory=dict)
     ts_seq: dict[int, int] = field(default_factory=dict)
+    book_ts: int = 0
+    """Timestamp of the last book change: what a snapshot of this book is stamped with."""
 
 
 class Market:
@@ -92,6 +94,7 @@ class Market:
         return db, da
 
     def _record(self, st: SymbolState, ts: int) -> None:
+        st.book_ts = ts
         if self.keep_history:
             st.history[st.seq] = self.view_of(st).state_hash()
             st.ts_seq[ts] = st.seq

@@ -144,7 +144,7 @@ class Emulator:
             bids, asks, seq = self.market.snapshot(sub.symbol)
             st = self.market.symbols[sub.symbol]
             text = peer.wire.book(
-                sub.symbol, True, bids, asks, -1, seq, self.market.last_ts, self.market.view_of(st)
+                sub.symbol, True, bids, asks, -1, seq, st.book_ts, self.market.view_of(st)
             )
             await self._send(peer, text, faults=False)
 
