@@ -11,11 +11,8 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 
+from cambist.domain.errors import BookInvariantError
 from cambist.domain.orders import Order
-
-
-class BookInvariantError(AssertionError):
-    """The book's structure is inconsistent: a bug, so the engine halts."""
 
 
 class PriceLevel:

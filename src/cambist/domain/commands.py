@@ -2,13 +2,12 @@
 sees them, so ids and time are inputs (a placed order's id *is* its command's ``seq``).
 
 Money fields are integers in minor units (see :mod:`cambist.domain.money`). Each command class has
-a stable ``TAG`` used by the log's codec; never renumber one.
+a stable tag in :data:`COMMAND_TAGS` for the log's codec; never renumber one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from cambist.domain.types import OrderType, SelfTradePrevention, Side, TimeInForce
 
@@ -17,14 +16,12 @@ from cambist.domain.types import OrderType, SelfTradePrevention, Side, TimeInFor
 class Command:
     """Base of every command. ``seq``: log position; ``ts``: sequencer time, ns since the epoch."""
 
-    TAG: ClassVar[int] = 0
     seq: int = 0
     ts: int = 0
 
 
 @dataclass(slots=True, kw_only=True)
 class CreateAsset(Command):
-    TAG: ClassVar[int] = 1
     asset: str
     scale: int
 
@@ -37,7 +34,6 @@ class CreateMarket(Command):
     (0 disables the band). ``tick * lot`` must be a whole number of quote minor units per lot.
     """
 
-    TAG: ClassVar[int] = 2
     market: str
     base: str
     quote: str
@@ -53,20 +49,17 @@ class CreateMarket(Command):
 
 @dataclass(slots=True, kw_only=True)
 class SetMarketStatus(Command):
-    TAG: ClassVar[int] = 3
     market: str
     halted: bool
 
 
 @dataclass(slots=True, kw_only=True)
 class CreateAccount(Command):
-    TAG: ClassVar[int] = 4
     account: int
 
 
 @dataclass(slots=True, kw_only=True)
 class Deposit(Command):
-    TAG: ClassVar[int] = 5
     account: int
     asset: str
     amount: int
@@ -75,7 +68,6 @@ class Deposit(Command):
 
 @dataclass(slots=True, kw_only=True)
 class Withdraw(Command):
-    TAG: ClassVar[int] = 6
     account: int
     asset: str
     amount: int
@@ -90,7 +82,6 @@ class PlaceOrder(Command):
     instead give ``quote_quantity`` (spend this much quote). ``expire_ts``: for GTD, in ns.
     """
 
-    TAG: ClassVar[int] = 7
     account: int
     market: str
     side: Side
@@ -110,7 +101,6 @@ class PlaceOrder(Command):
 class CancelOrder(Command):
     """Cancel by ``order_id``, or (when it is 0) by the account's ``client_order_id``."""
 
-    TAG: ClassVar[int] = 8
     account: int
     order_id: int = 0
     client_order_id: str = ""
@@ -120,7 +110,6 @@ class CancelOrder(Command):
 class CancelAll(Command):
     """Cancel every live order of the account, or only those in ``market`` when given."""
 
-    TAG: ClassVar[int] = 9
     account: int
     market: str = ""
 
@@ -132,7 +121,6 @@ class AmendOrder(Command):
     Reducing the quantity keeps time priority; a price change or a quantity increase loses it.
     """
 
-    TAG: ClassVar[int] = 10
     account: int
     order_id: int
     price: int = 0
@@ -151,3 +139,9 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     CancelAll,
     AmendOrder,
 )
+
+COMMAND_TAGS: dict[type[Command], int] = {
+    cls: tag for tag, cls in enumerate(COMMAND_TYPES, start=1)
+}
+"""Stable wire tags for the log's codec: a type's position in :data:`COMMAND_TYPES`. Append new
+types at the end; never reorder (mypyc cannot compile a ClassVar tag on the dataclasses)."""

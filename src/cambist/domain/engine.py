@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cambist.domain import commands as c
+from cambist.domain.errors import EngineHalted
 from cambist.domain.events import (
     AccountCreated,
     AssetCreated,
@@ -56,10 +57,6 @@ from cambist.domain.wallets import FEE_ACCOUNT, Balance, Wallets
 _LIMIT_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _RESTING_TIFS = (TimeInForce.GTC, TimeInForce.GTD)
 _USER = CancelReason.USER
-
-
-class EngineHalted(RuntimeError):
-    """The engine hit a bug earlier and refuses to go on; restart it from the log."""
 
 
 class Engine:

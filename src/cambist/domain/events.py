@@ -9,7 +9,6 @@ seller in the quote asset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from cambist.domain.reasons import Reject
 from cambist.domain.types import (
@@ -25,19 +24,17 @@ from cambist.domain.types import (
 
 @dataclass(slots=True, kw_only=True)
 class Event:
-    TAG: ClassVar[int] = 0
+    """Base of every event (see the module docstring for what events carry and why)."""
 
 
 @dataclass(slots=True, kw_only=True)
 class AssetCreated(Event):
-    TAG: ClassVar[int] = 1
     asset: str
     scale: int
 
 
 @dataclass(slots=True, kw_only=True)
 class MarketCreated(Event):
-    TAG: ClassVar[int] = 2
     market: str
     base: str
     quote: str
@@ -53,20 +50,17 @@ class MarketCreated(Event):
 
 @dataclass(slots=True, kw_only=True)
 class MarketStatusChanged(Event):
-    TAG: ClassVar[int] = 3
     market: str
     status: MarketStatus
 
 
 @dataclass(slots=True, kw_only=True)
 class AccountCreated(Event):
-    TAG: ClassVar[int] = 4
     account: int
 
 
 @dataclass(slots=True, kw_only=True)
 class Deposited(Event):
-    TAG: ClassVar[int] = 5
     account: int
     asset: str
     amount: int
@@ -75,7 +69,6 @@ class Deposited(Event):
 
 @dataclass(slots=True, kw_only=True)
 class Withdrawn(Event):
-    TAG: ClassVar[int] = 6
     account: int
     asset: str
     amount: int
@@ -86,7 +79,6 @@ class Withdrawn(Event):
 class CommandRejected(Event):
     """A command that changed nothing. ``order_id`` is the order it named or would have created."""
 
-    TAG: ClassVar[int] = 7
     account: int
     reason: Reject
     command: str
@@ -98,7 +90,6 @@ class CommandRejected(Event):
 class OrderAccepted(Event):
     """An order passed validation and risk; ``reserved`` of its spend asset is now held for it."""
 
-    TAG: ClassVar[int] = 8
     order_id: int
     account: int
     market: str
@@ -121,7 +112,6 @@ class OrderAccepted(Event):
 class OrderTriggered(Event):
     """A stop order's trigger price was crossed; it now enters the book as a taker."""
 
-    TAG: ClassVar[int] = 9
     order_id: int
     account: int
     market: str
@@ -136,7 +126,6 @@ class Trade(Event):
     price times the quantity; the difference to ``quote_amount`` went back to available).
     """
 
-    TAG: ClassVar[int] = 10
     trade_id: int
     market: str
     price: int
@@ -158,7 +147,6 @@ class Trade(Event):
 class OrderCancelled(Event):
     """An order left the book (or never rested) unfilled in part; ``released`` went back."""
 
-    TAG: ClassVar[int] = 11
     order_id: int
     account: int
     market: str
@@ -169,7 +157,6 @@ class OrderCancelled(Event):
 
 @dataclass(slots=True, kw_only=True)
 class OrderExpired(Event):
-    TAG: ClassVar[int] = 12
     order_id: int
     account: int
     market: str
@@ -184,7 +171,6 @@ class OrderAmended(Event):
     Also used when self-trade prevention decrements an order (``reason`` says which).
     """
 
-    TAG: ClassVar[int] = 13
     order_id: int
     account: int
     market: str
@@ -201,7 +187,6 @@ class ReservationReleased(Event):
     """A filled order's unspent reservation (price improvement of a market buy, dust of a budget)
     went back to available."""
 
-    TAG: ClassVar[int] = 14
     order_id: int
     account: int
     market: str
@@ -224,3 +209,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OrderAmended,
     ReservationReleased,
 )
+
+EVENT_TAGS: dict[type[Event], int] = {cls: tag for tag, cls in enumerate(EVENT_TYPES, start=1)}
+"""Stable wire tags for the log's codec: a type's position in :data:`EVENT_TYPES`. Append new
+types at the end; never reorder (mypyc cannot compile a ClassVar tag on the dataclasses)."""

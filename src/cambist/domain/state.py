@@ -12,6 +12,7 @@ import heapq
 import json
 from typing import TYPE_CHECKING, Any
 
+from cambist.domain.errors import InvariantViolation
 from cambist.domain.markets import Asset, Market
 from cambist.domain.matching import MarketState
 from cambist.domain.orders import Order
@@ -39,10 +40,6 @@ _MARKET_FIELDS = (
     "name", "base", "quote", "base_unit", "tick", "lot", "min_quantity", "max_quantity",
     "min_notional", "band_bps", "maker_fee_bps", "taker_fee_bps",
 )  # fmt: skip
-
-
-class InvariantViolation(AssertionError):
-    """A broken engine invariant: conservation, reservations, book shape or bookkeeping."""
 
 
 def export_state(engine: Engine) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from cambist.domain.errors import IllegalTransition
 from cambist.domain.types import OrderStatus
 
 S = OrderStatus
@@ -19,10 +20,6 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 INITIAL: frozenset[OrderStatus] = frozenset({S.OPEN, S.PENDING_TRIGGER, S.REJECTED})
 TERMINAL: frozenset[OrderStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
-
-
-class IllegalTransition(AssertionError):
-    """An order status change outside :data:`TRANSITIONS`: a bug in the engine."""
 
 
 def check_transition(current: OrderStatus, new: OrderStatus) -> OrderStatus:
