@@ -1,0 +1,321 @@
+"""Market-data gate benchmark: throughput per venue and message type, gate total on all
+cores, end-to-end latency (emulator send -> log append) at a fixed rate, and cryptofeed's
+own normalization of the same Binance messages as the baseline.
+
+    python bench/feeds.py [--quick] [--json]
+
+``--json``: one JSON object with the figures on the last line. ``--quick``: under 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cambist.feeds.book import Verdict
+from cambist.feeds.emulator.market import BookChange, Market
+from cambist.feeds.gate import Core, Counters, Gate, GateConfig
+from cambist.feeds.merge import Merger
+from cambist.feeds.sink import encode_batch
+from cambist.feeds.types import BookUpdate, Record, Trade
+from cambist.feeds.venues import VENUES
+
+SYMBOLS = {"kraken": ["BTC-USD", "ETH-USD"], "coinbase": ["BTC-USD", "ETH-USD"]}
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def record(venue: str, n: int) -> dict[str, list[bytes]]:
+    """Wire messages per type, as the emulator speaks them (snapshots first for books)."""
+    mod = VENUES[venue]
+    syms = SYMBOLS.get(venue, ["BTC-USDT", "ETH-USDT"])
+    market = Market(venue, syms, seed=3, depth=mod.Wire.book_depth, keep_history=False)
+    wire = mod.Wire(syms)
+    out: dict[str, list[bytes]] = {"trades": [], "book": [], "quotes": [], "setup": []}
+    for s in syms:
+        bids, asks, seq = market.snapshot(s)
+        st = market.symbols[s]
+        if mod.Wire.rest_path:
+            out["setup"].append(wire.rest_snapshot(s, bids, asks, seq))
+        else:
+            out["setup"].append(
+                wire.book(s, True, bids, asks, -1, seq, st.book_ts, market.view_of(st)).encode()
+            )
+    while min(len(out["trades"]), len(out["book"])) < n:
+        ev = market.step()
+        if isinstance(ev, list):
+            out["trades"] += [t.encode() for t in wire.trades(ev)]
+        else:
+            assert isinstance(ev, BookChange)
+            st = market.symbols[ev.symbol]
+            view = market.view_of(st)
+            out["book"].append(
+                wire.book(
+                    ev.symbol, False, ev.bids, ev.asks, ev.prev_seq, ev.seq, ev.ts, view
+                ).encode()
+            )
+            q = market.quote(ev.symbol, ev.ts)
+            if q is not None and len(out["quotes"]) < n:
+                out["quotes"].append(wire.quote(q).encode())
+    return out
+
+
+def _cores(venue: str, merger: Merger, setup: list[bytes]) -> list[Core]:
+    """Two connections' pipelines sharing one merger, books made live from the setup."""
+    mod = VENUES[venue]
+    syms = SYMBOLS.get(venue, ["BTC-USDT", "ETH-USDT"])
+    cores = [Core(mod, syms, i, merger, Counters()) for i in range(2)]
+    for core in cores:
+        for s, raw in zip(syms, setup, strict=True):
+            if mod.Wire.rest_path:
+                snap = core.session.parse_snapshot(s, raw, 0)
+                synced = core.books[s]
+                synced.on_rest_snapshot(snap)
+                merger.book(core.conn, snap, synced, Verdict.SNAPSHOT)
+            else:
+                core.handle(raw, 0)
+    return cores
+
+
+def throughput(venue: str, kind: str, msgs: list[bytes], setup: list[bytes]) -> float:
+    """Wire messages/s through parse, integrity, dedup (2 redundant copies) and encode."""
+    pending: list[Record] = []
+    merger = Merger(pending.append)
+    cores = _cores(venue, merger, setup)
+    frames = 0
+    t0 = time.perf_counter()
+    ts = time.time_ns()
+    for raw in msgs:
+        for core in cores:  # every message arrives on both connections
+            core.handle(raw, ts)
+        if len(pending) >= 512:
+            frames += len(encode_batch(pending))
+            pending.clear()
+    if pending:
+        frames += len(encode_batch(pending))
+    dt = time.perf_counter() - t0
+    bad = sum(c.stats.malformed for c in cores) + sum(c.stats.resyncs for c in cores)
+    if bad:
+        raise RuntimeError(f"{venue}/{kind}: {bad} malformed or resynced messages in the recording")
+    return 2 * len(msgs) / dt
+
+
+def _mixed_worker(args: tuple[int, float]) -> float:
+    n, seconds = args
+    recs = {v: record(v, n) for v in VENUES}
+    done = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for v, r in recs.items():
+            for kind in ("trades", "book", "quotes"):
+                throughput(v, kind, r[kind], r["setup"])
+                done += 2 * len(r[kind])
+    return done / (time.perf_counter() - t0)
+
+
+def gate_total(n: int, seconds: float) -> float:
+    """All cores, each running the whole mix of venues and types: the gate's capacity."""
+    procs = os.cpu_count() or 1
+    with mp.get_context("spawn").Pool(procs) as pool:
+        return sum(pool.map(_mixed_worker, [(n, seconds)] * procs))
+
+
+def cryptofeed_rate(trades: list[bytes], depth: list[bytes], snap: bytes) -> dict[str, float]:
+    """cryptofeed 2.x's Binance normalization of the same messages, callbacks doing nothing."""
+    from decimal import Decimal
+
+    from cryptofeed.defines import L2_BOOK, TRADES
+    from cryptofeed.exchanges import Binance
+    from cryptofeed.symbols import Symbols
+    from cryptofeed.types import OrderBook
+
+    info = {
+        "symbols": [
+            {
+                "symbol": f"{b}USDT",
+                "baseAsset": b,
+                "quoteAsset": "USDT",
+                "status": "TRADING",
+                "filters": [{"filterType": "PRICE_FILTER", "tickSize": "0.01"}],
+            }
+            for b in ("BTC", "ETH")
+        ]
+    }
+    syms, meta = Binance._parse_symbol_data(info)
+    Symbols.set(Binance.id, syms, meta)
+    count = 0
+
+    async def cb(obj: object, ts: float) -> None:
+        nonlocal count
+        count += 1
+
+    feed = Binance(
+        symbols=["BTC-USDT", "ETH-USDT"],
+        channels=[TRADES, L2_BOOK],
+        callbacks={TRADES: cb, L2_BOOK: cb},
+    )
+    snapshot = json.loads(snap)
+    for pair in ("BTC-USDT", "ETH-USDT"):
+        feed._l2_book[pair] = OrderBook(
+            feed.id,
+            pair,
+            bids={Decimal(p): Decimal(q) for p, q in snapshot["bids"]},
+            asks={Decimal(p): Decimal(q) for p, q in snapshot["asks"]},
+        )
+        feed.last_update_id[pair] = 1000
+
+    async def run(msgs: list[bytes]) -> float:
+        texts = [m.decode() for m in msgs]
+        t0 = time.perf_counter()
+        for m in texts:
+            await feed.message_handler(m, None, 1.0)
+        return len(texts) / (time.perf_counter() - t0)
+
+    out = {"trades": asyncio.run(run(trades)), "book": asyncio.run(run(depth))}
+    if count < len(trades):
+        raise RuntimeError("cryptofeed callbacks were not called")
+    return out
+
+
+class TimedSink:
+    """Records the append time of every trade, keyed by trade id (latency measurement)."""
+
+    def __init__(self) -> None:
+        self.appended: dict[str, int] = {}
+
+    def append(self, records: Any) -> None:
+        encode_batch(records)
+        now = time.time_ns()
+        for r in records:
+            if type(r) is Trade:
+                self.appended[r.trade_id] = now
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+async def _latency_run(port: int, seconds: float, sink: TimedSink) -> dict[str, int]:
+    syms = ["BTC-USDT", "ETH-USDT"]
+    cfg = GateConfig(
+        connections=2, ws_url=f"http://127.0.0.1:{port}/ws", rest_url=f"http://127.0.0.1:{port}"
+    )
+    gate = Gate(VENUES["binance"], syms, sink, cfg)
+    task = asyncio.create_task(gate.run())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return gate.totals()
+
+
+def latency(rate: float, seconds: float) -> dict[str, float]:
+    """Emulator (separate process) sends Binance at ``rate`` events/s; gate appends to a sink."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sends = Path(tmp) / "sends.json"
+        emu = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "cambist"),
+                "emulate",
+                "--venue",
+                "binance",
+                "--symbols",
+                "BTC-USDT,ETH-USDT",
+                "--rate",
+                str(rate),
+                "--duration",
+                str(seconds + 2),
+                "--record-sends",
+                str(sends),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert emu.stdout is not None
+        port = json.loads(emu.stdout.readline())["port"]
+        sink = TimedSink()
+        totals = asyncio.run(_latency_run(port, seconds, sink))
+        emu.wait(timeout=30)
+        sent = json.loads(sends.read_text())
+    lat = sorted((sink.appended[k] - v) / 1e6 for k, v in sent.items() if k in sink.appended)
+    if not lat:
+        raise RuntimeError("no trade reached the sink")
+    return {
+        "p50_latency_ms": statistics.median(lat),
+        "p99_latency_ms": lat[int(len(lat) * 0.99) - 1] if len(lat) >= 100 else lat[-1],
+        "latency_samples": len(lat),
+        "wire_msgs_per_s_at_rate": totals["messages"] / seconds,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    n = 5_000 if args.quick else 40_000
+    m = machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, python {m['python']}")
+    per: dict[str, float] = {}
+    recs = {}
+    for venue in VENUES:
+        recs[venue] = record(venue, n)
+        for kind in ("trades", "book", "quotes"):
+            rate = throughput(venue, kind, recs[venue][kind], recs[venue]["setup"])
+            per[f"{venue}.{kind}"] = rate
+            print(f"  {venue:9s} {kind:7s} {rate:>12,.0f} msgs/s per core")
+    total = gate_total(n // 5, 3.0 if args.quick else 10.0)
+    print(f"gate total (all cores, mixed venues/types): {total:,.0f} msgs/s")
+    b = recs["binance"]
+    cf = cryptofeed_rate(b["trades"], b["book"], b["setup"][0])
+    ours = {k: per[f"binance.{k}"] for k in ("trades", "book")}
+    cf_all = 2 / (1 / cf["trades"] + 1 / cf["book"])
+    ours_all = 2 / (1 / ours["trades"] + 1 / ours["book"])
+    for k in ("trades", "book"):
+        print(
+            f"  cryptofeed binance {k:6s} {cf[k]:>12,.0f} msgs/s per core "
+            f"(gate {ours[k]:,.0f}, x{ours[k] / cf[k]:.2f})"
+        )
+    lat = latency(2000 if args.quick else 5000, 4.0 if args.quick else 10.0)
+    print(
+        f"latency emulator->log at fixed rate: p50 {lat['p50_latency_ms']:.2f} ms, "
+        f"p99 {lat['p99_latency_ms']:.2f} ms ({lat['latency_samples']} trades)"
+    )
+    result = {
+        "machine": m,
+        "per_core_msgs_per_s": {k: round(v) for k, v in per.items()},
+        "gate_msgs_per_s": round(total),
+        **{k: round(v, 3) if isinstance(v, float) else v for k, v in lat.items()},
+        "cryptofeed_msgs_per_s": round(cf_all),
+        "cryptofeed_trades_per_s": round(cf["trades"]),
+        "cryptofeed_depth_per_s": round(cf["book"]),
+        "ratio_vs_cryptofeed": round(ours_all / cf_all, 2),
+    }
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
