@@ -238,3 +238,19 @@ def test_bybit_samples_parse_exact_values() -> None:
 def test_control_message_any_venue_yields_ack(session: object, raw: bytes) -> None:
     events = session.parse(raw, R)  # type: ignore[attr-defined]
     assert len(events) == 1 and isinstance(events[0], Ack)
+
+
+def test_template_venue_roundtrip_wire_to_normalized_exact() -> None:
+    from cambist.feeds.book import L2Book
+    from cambist.feeds.venues import _template
+
+    wire = _template.Wire(["BTC-USDT"])
+    session = _template.Session(["BTC-USDT"])
+    t = Trade("template", "BTC-USDT", "sell", D("1.10"), D("0.5"), "9", 5, 0)
+    (text,) = wire.trades([t])
+    assert session.parse(text.encode(), R) == [
+        Trade("template", "BTC-USDT", "sell", D("1.10"), D("0.5"), "9", 5, R)
+    ]
+    book = wire.book("BTC-USDT", False, [(D("1"), D("2"))], [], 4, 5, 6, L2Book())
+    (u,) = session.parse(book.encode(), R)
+    assert isinstance(u, BookUpdate) and (u.seq, u.prev_seq, u.bids) == (5, 4, [(D("1"), D("2"))])
