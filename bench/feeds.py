@@ -28,7 +28,7 @@ from cambist.feeds.emulator.market import BookChange, Market
 from cambist.feeds.gate import Core, Counters, Gate, GateConfig
 from cambist.feeds.merge import Merger
 from cambist.feeds.sink import encode_batch
-from cambist.feeds.types import BookUpdate, Record, Trade
+from cambist.feeds.types import Record, Trade
 from cambist.feeds.venues import VENUES
 
 SYMBOLS = {"kraken": ["BTC-USD", "ETH-USD"], "coinbase": ["BTC-USD", "ETH-USD"]}
