@@ -1,0 +1,124 @@
+"""Between the wire and the engine: decimal text to integer minor units and back.
+
+Parsing refuses (never rounds): text with more decimals than the asset's scale is off the tick
+or lot by construction, and is reported with the engine's own code for that (``invalid_price_tick``
+or ``invalid_quantity_lot``), so a client sees the same word whichever layer caught it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from cambist.domain.money import DecimalFormatError, format_units, parse_units
+from cambist.domain.reasons import Reject
+from cambist.gateways.rest import wire
+from cambist.gateways.rest.errors import ApiError
+from cambist.gateways.rest.view import FillRec, MarketView, OrderState, PublicTrade, iso
+
+MAX_UNITS = 10**30
+"""No amount in minor units may exceed this (a 30-digit integer): larger is a client mistake."""
+
+_FORMAT_CODE = {
+    "price": (Reject.INVALID_PRICE, Reject.INVALID_PRICE_TICK),
+    "stop_price": (Reject.INVALID_STOP_PRICE, Reject.INVALID_STOP_PRICE),
+    "quantity": (Reject.INVALID_QUANTITY, Reject.INVALID_QUANTITY_LOT),
+    "quote_quantity": (Reject.INVALID_QUANTITY, Reject.INVALID_QUANTITY_LOT),
+    "amount": (Reject.INVALID_AMOUNT, Reject.INVALID_AMOUNT),
+}
+_PLAIN = re.compile(r"\d{1,40}(?:\.\d{1,40})?")
+
+
+def units(text: str | None, scale: int, field: str) -> int:
+    """Parse a non-negative decimal string into minor units (0 for None)."""
+    if text is None:
+        return 0
+    bad_text, bad_grid = _FORMAT_CODE.get(field, ("invalid_field", "invalid_field"))
+    if _PLAIN.fullmatch(text) is None:
+        raise ApiError(str(bad_text), f"{field} must be a non-negative decimal string", field)
+    try:
+        value = parse_units(text, scale)
+    except DecimalFormatError:
+        raise ApiError(
+            str(bad_grid), f"{field} has more than {scale} decimals: off the grid", field
+        ) from None
+    if value > MAX_UNITS:
+        raise ApiError(str(bad_text), f"{field} is too large", field)
+    return value
+
+
+def parse_time(text: str, field: str) -> int:
+    """RFC 3339 text to integer nanoseconds since the epoch (microsecond precision)."""
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError("invalid_field", f"{field} is not an RFC 3339 time", field) from None
+    if dt.tzinfo is None:
+        raise ApiError("invalid_field", f"{field} needs a time zone (use Z)", field)
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if micros < 0:
+        raise ApiError("invalid_field", f"{field} is before 1970", field)
+    return micros * 1_000
+
+
+def _opt(value: int, scale: int) -> str | None:
+    return format_units(value, scale) if value else None
+
+
+def market_out(m: MarketView, assets: dict[str, int]) -> wire.MarketOut:
+    qs, bs = assets[m.quote], assets[m.base]
+    return wire.MarketOut(
+        market=m.name, base=m.base, quote=m.quote, tick_size=format_units(m.tick, qs),
+        lot_size=format_units(m.lot, bs), min_quantity=format_units(m.min_quantity, bs),
+        max_quantity=format_units(m.max_quantity, bs),
+        min_notional=format_units(m.min_notional, qs), maker_fee_bps=m.maker_fee_bps,
+        taker_fee_bps=m.taker_fee_bps, status=m.status.value,
+    )  # fmt: skip
+
+
+def order_out(o: OrderState, m: MarketView, assets: dict[str, int]) -> wire.OrderOut:
+    qs, bs = assets[m.quote], assets[m.base]
+    by_budget = bool(o.quote_quantity) and not o.quantity
+    remaining = 0 if by_budget or (not o.live and o.status == "filled") else o.remaining
+    average = None
+    if o.filled:
+        average = format_units(o.filled_quote * 10**bs // o.filled, qs)
+    return wire.OrderOut(
+        order_id=o.order_id,
+        client_order_id=o.client_order_id or None,
+        market=o.market,
+        side=o.side.value,
+        type=o.order_type.value,
+        time_in_force=o.time_in_force.value,
+        price=_opt(o.price, qs),
+        stop_price=_opt(o.stop_price, qs),
+        quantity=format_units(o.quantity, bs),
+        quote_quantity=_opt(o.quote_quantity, qs),
+        filled_quantity=format_units(o.filled, bs),
+        remaining_quantity=format_units(remaining, bs),
+        average_price=average,
+        status=o.status.value,
+        reason=o.reason or None,
+        created_at=iso(o.created_ts),
+        updated_at=iso(o.updated_ts),
+        sequence=o.seq,
+    )
+
+
+def fill_out(f: FillRec, m: MarketView, assets: dict[str, int]) -> wire.FillOut:
+    qs, bs = assets[m.quote], assets[m.base]
+    return wire.FillOut(
+        trade_id=f.trade_id, order_id=f.order_id, market=f.market, side=f.side.value,
+        price=format_units(f.price, qs), quantity=format_units(f.quantity, bs),
+        fee=format_units(f.fee, assets[f.fee_asset]), fee_asset=f.fee_asset,
+        liquidity="maker" if f.liquidity == "maker" else "taker", time=iso(f.ts), sequence=f.seq,
+    )  # fmt: skip
+
+
+def trade_out(t: PublicTrade, m: MarketView, assets: dict[str, int]) -> wire.PublicTradeOut:
+    return wire.PublicTradeOut(
+        trade_id=t.trade_id, market=t.market, price=format_units(t.price, assets[m.quote]),
+        quantity=format_units(t.quantity, assets[m.base]), taker_side=t.taker_side.value,
+        time=iso(t.ts), sequence=t.seq,
+    )  # fmt: skip

@@ -1,0 +1,193 @@
+"""The gateway's side of the sequencer: concurrent requests become group commits.
+
+Each request hands its command to :meth:`Sequencer.submit` and awaits it. Everything submitted in
+one event-loop turn goes to ``Node.submit_many`` as one batch; the node's journal thread merges
+all batches waiting for the disk into one write and one fsync (group commit). A request is
+answered only after its command is durable, applied, *and* folded into the live view, so a
+client that reads right after its 201 sees its own write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any, Protocol
+
+from cambist.domain.commands import Command
+from cambist.domain.events import CommandRejected
+from cambist.gateways.rest.keystore import IdemRecord, KeyStore
+from cambist.gateways.rest.metrics import Metrics
+from cambist.gateways.rest.view import AppliedLike, View
+
+
+class NodeLike(Protocol):
+    """What the gateway needs of ``cambist.node.Node``."""
+
+    engine: Any
+
+    async def submit_many(self, cmds: list[Command]) -> list[Any]: ...
+
+    def subscribe(self) -> asyncio.Queue[Any]: ...
+
+
+class Sequencer:
+    def __init__(
+        self,
+        node: NodeLike,
+        view: View,
+        store: KeyStore,
+        metrics: Metrics,
+        *,
+        max_batch: int = 4096,
+    ) -> None:
+        self.node = node
+        self.view = view
+        self.store = store
+        self.metrics = metrics
+        self.max_batch = max_batch
+        self.subscription: asyncio.Queue[AppliedLike] = node.subscribe()
+        self._cmds: list[Command] = []
+        self._futures: list[asyncio.Future[AppliedLike]] = []
+        self._idem: list[IdemRecord] = []
+        self._arrived: list[float] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._view_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._pump_task: asyncio.Task[None] | None = None
+        self.failed: BaseException | None = None
+
+    @property
+    def depth(self) -> int:
+        """Commands waiting for the next group commit."""
+        return len(self._cmds)
+
+    def start(self) -> None:
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def stop(self) -> None:
+        while self._tasks or self._scheduled:
+            await asyncio.sleep(0.001)
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+        self.catch_up()
+
+    def submit(self, cmd: Command, idem: IdemRecord | None = None) -> asyncio.Future[AppliedLike]:
+        """Queue ``cmd`` for the next group commit; the future resolves once it is visible."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[AppliedLike] = loop.create_future()
+        if self.failed is not None:
+            fut.set_exception(RuntimeError(f"the node failed: {self.failed!r}"))
+            return fut
+        self._cmds.append(cmd)
+        self._futures.append(fut)
+        self._arrived.append(time.perf_counter())
+        if idem is not None:
+            self._idem.append(idem)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        """Once per event-loop turn: everything queued meanwhile goes to the node as one batch.
+
+        Batches are not serialised here: the node's journal thread merges whatever is waiting
+        into one fsync and applies batches in order, so the next batch is written while the
+        engine applies the previous one.
+        """
+        self._scheduled = False
+        cmds, self._cmds = self._cmds, []
+        futs, self._futures = self._futures, []
+        arrived, self._arrived = self._arrived, []
+        idem, self._idem = self._idem, []
+        for i in range(0, len(cmds), self.max_batch):
+            j = i + self.max_batch
+            task = asyncio.get_running_loop().create_task(
+                self._commit(cmds[i:j], futs[i:j], arrived[i:j], idem if i == 0 else [])
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _commit(
+        self,
+        cmds: list[Command],
+        futs: list[asyncio.Future[AppliedLike]],
+        arrived: list[float],
+        idem: list[IdemRecord],
+    ) -> None:
+        t0 = time.perf_counter()
+        try:
+            if idem:
+                self.store.idem_pending(idem)
+            applied = await self.node.submit_many(cmds)
+            last = applied[-1].seq
+            self.catch_up()
+            if self.view.last_seq < last and not await self.wait_view(last, timeout=30.0):
+                raise RuntimeError(f"the view did not reach sequence {last}")
+        except Exception as exc:  # the node is broken: refuse from now on rather than guess
+            self.failed = exc
+            for f in futs:
+                if not f.done():
+                    f.set_exception(RuntimeError(f"the node failed: {exc!r}"))
+            return
+        now = time.perf_counter()
+        m = self.metrics
+        m.batch_size.observe(len(cmds))
+        m.batch_latency.observe(now - t0)
+        for f, a, t in zip(futs, applied, arrived, strict=True):
+            name = type(a.command).__name__
+            m.commands.inc(name)
+            m.command_latency.observe(now - t, name)
+            if not f.done():
+                f.set_result(a)
+
+    # -- the view's feed ----------------------------------------------------------------------
+
+    def _fold(self, applied: AppliedLike) -> None:
+        self.view.apply(applied)
+        for e in applied.events:
+            if type(e) is CommandRejected:
+                self.metrics.rejections.inc(e.reason.value)
+
+    def catch_up(self) -> None:
+        """Fold everything already published into the view, without yielding."""
+        q = self.subscription
+        while not q.empty():
+            self._fold(q.get_nowait())
+        self._wake()
+
+    async def _pump(self) -> None:
+        q = self.subscription
+        while True:
+            self._fold(await q.get())
+            while not q.empty():
+                self._fold(q.get_nowait())
+            self._wake()
+
+    def _wake(self) -> None:
+        if not self._view_waiters:
+            return
+        pos = self.view.last_seq
+        keep = []
+        for seq, fut in self._view_waiters:
+            if seq <= pos:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                keep.append((seq, fut))
+        self._view_waiters = keep
+
+    async def wait_view(self, seq: int, timeout: float) -> bool:
+        """Wait until the view has folded ``seq``; False on timeout."""
+        if self.view.last_seq >= seq:
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._view_waiters.append((seq, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return False
+        return True

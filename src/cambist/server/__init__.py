@@ -1,0 +1,1 @@
+"""``cambist serve`` wiring, its configuration and the load generator."""

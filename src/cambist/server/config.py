@@ -1,0 +1,106 @@
+"""``cambist serve`` settings: defaults, then a TOML file, then ``CAMBIST_*`` variables, then flags.
+
+Later sources win, so an operator can keep a config file and still override one value from the
+environment (e.g. ``CAMBIST_PORT=9000``) or the command line. Unknown keys in the file are an
+error rather than silently ignored, for the same reason the API refuses unknown fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CAMBIST_"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+@dataclass(slots=True)
+class ServeConfig:
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    fsync: str = "always"
+    snapshot_every: int = 100_000
+    snapshot_interval_s: float = 60.0
+    skew_ms: int = 5_000
+    rate_per_key: float = 2_000.0
+    burst_per_key: float = 4_000.0
+    max_body: int = 64 * 1024
+    keep_closed_orders: int = 200_000
+    view_replay: bool = True
+    """Rebuild the live view by replaying the whole journal (closed orders and trades included)
+    rather than seeding it from the recovered engine state alone."""
+    log_level: str = "info"
+    default_markets: bool = True
+
+
+def _coerce(name: str, value: Any, kind: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if "Path" in kind_name:
+            return Path(value)
+        if kind_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind_name == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind_name == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: cannot use {value!r} as {kind_name}") from None
+
+
+def load_config(
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ServeConfig:
+    """Build the config from the layers; ``overrides`` with value None are skipped."""
+    cfg = ServeConfig()
+    fields = {f.name: f.type for f in dataclasses.fields(cfg)}
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if file is not None:
+        try:
+            data = tomllib.loads(Path(file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {file}: {exc}") from None
+        section = data.get("serve", data)
+        unknown = sorted(set(section) - set(fields))
+        if unknown:
+            raise ConfigError(f"config file {file}: unknown keys {unknown}")
+        layers.append((str(file), section))
+    env = os.environ if env is None else env
+    layers.append(
+        ("environment", {
+            name: env[ENV_PREFIX + name.upper()]
+            for name in fields if ENV_PREFIX + name.upper() in env
+        })
+    )  # fmt: skip
+    if overrides:
+        layers.append(("flags", {k: v for k, v in overrides.items() if v is not None}))
+    for source, values in layers:
+        for name, value in values.items():
+            setattr(cfg, name, _coerce(f"{source}: {name}", value, fields[name]))
+    if not 0 <= cfg.port <= 65535:
+        raise ConfigError(f"port {cfg.port} is out of range")
+    if cfg.workers != 1:
+        raise ConfigError("workers: only 1 is supported (see docs/benchmarks.md, Server)")
+    return cfg

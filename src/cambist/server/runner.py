@@ -1,0 +1,193 @@
+"""``cambist serve``: the node, the live view, the REST gateway and uvicorn, in one process.
+
+Start-up order: open the node (snapshot + journal replay), rebuild the gateway's view, start the
+gateway's feed, seed a new data directory (default markets and the admin key), then bind and
+serve. Shutdown on SIGINT/SIGTERM: stop accepting, let in-flight commands finish, close the node
+(which writes a snapshot). A SIGKILL loses nothing that was answered: answers wait for the fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from cambist.domain.commands import Command, CreateAccount, CreateAsset, CreateMarket
+from cambist.domain.engine import Engine
+from cambist.gateways.rest.gateway import Gateway, GatewayConfig
+from cambist.gateways.rest.keystore import KeyStore
+from cambist.gateways.rest.view import View
+from cambist.log.journal import read_commands
+from cambist.node import Applied, Node
+from cambist.server.config import ServeConfig
+
+log = structlog.get_logger("cambist.serve")
+
+ADMIN_KEY_FILE = "admin-key.json"
+SERVE_FILE = "serve.json"
+ADMIN_ACCOUNT = 1
+
+_E8 = 10**8
+DEFAULT_SETUP: list[Command] = [
+    CreateAsset(asset="BTC", scale=8),
+    CreateAsset(asset="ETH", scale=8),
+    CreateAsset(asset="USD", scale=8),
+    # BTC-USD: tick 0.01 USD, lot 0.00001 BTC, up to 1000 BTC per order
+    CreateMarket(market="BTC-USD", base="BTC", quote="USD", tick=_E8 // 100, lot=_E8 // 100_000,
+                 min_quantity=_E8 // 100_000, max_quantity=1000 * _E8, maker_fee_bps=10,
+                 taker_fee_bps=20),
+    # ETH-USD: tick 0.01 USD, lot 0.0001 ETH
+    CreateMarket(market="ETH-USD", base="ETH", quote="USD", tick=_E8 // 100, lot=_E8 // 10_000,
+                 min_quantity=_E8 // 10_000, max_quantity=10_000 * _E8, maker_fee_bps=10,
+                 taker_fee_bps=20),
+    # ETH-BTC: tick 0.00001 BTC, lot 0.001 ETH
+    CreateMarket(market="ETH-BTC", base="ETH", quote="BTC", tick=_E8 // 100_000,
+                 lot=_E8 // 1_000, min_quantity=_E8 // 1_000, max_quantity=10_000 * _E8,
+                 maker_fee_bps=10, taker_fee_bps=20),
+]  # fmt: skip
+
+
+def configure_logging(level: str) -> None:
+    """Structured JSON logs on stderr, one object per line."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+def build_view(node: Node, data_dir: Path, cfg: ServeConfig) -> View:
+    """The live view: a full replay of the journal when it starts at seq 1, else engine state.
+
+    The replay runs a scratch engine over the journal (the same fold the node did) so the view
+    also knows closed orders and recent trades from before the restart; its state hash must
+    equal the node's, or the view falls back to seeding from the node's engine.
+    """
+    view = View(keep_closed=cfg.keep_closed_orders)
+    target = node.engine.last_seq
+    if cfg.view_replay and target:
+        scratch = Engine()
+        replayed = View(keep_closed=cfg.keep_closed_orders)
+        first = True
+        for cmd in read_commands(data_dir, 1, target):
+            if first and cmd.seq != 1:
+                break
+            first = False
+            replayed.apply(Applied(cmd.seq, cmd.ts, cmd, scratch.apply(cmd)))
+        if scratch.last_seq == target and scratch.state_hash() == node.engine.state_hash():
+            return replayed
+        log.warning("serve.view_replay_unusable", replayed_to=scratch.last_seq, target=target)
+    view.seed(node.engine)
+    return view
+
+
+@dataclass(slots=True)
+class AdminKey:
+    api_key: str
+    api_secret: str
+    account_id: int
+
+
+async def seed_new_directory(gateway: Gateway, cfg: ServeConfig) -> AdminKey | None:
+    """Default markets and the admin account on a new data directory; the admin key if made."""
+    store, view = gateway.store, gateway.view
+    if view.last_seq == 0 and cfg.default_markets:
+        for cmd in DEFAULT_SETUP:
+            await gateway.sequencer.submit(cmd)
+    if ADMIN_ACCOUNT not in view.balances:
+        await gateway.sequencer.submit(CreateAccount(account=ADMIN_ACCOUNT))
+        gateway.admin.next_account = max(gateway.admin.next_account, ADMIN_ACCOUNT + 1)
+    if any(k.role == "admin" for k in store.keys.values()):
+        return None
+    store.set_name(ADMIN_ACCOUNT, "admin")
+    key = store.create_key(ADMIN_ACCOUNT, "admin")
+    admin = AdminKey(key.api_key, key.secret.decode(), ADMIN_ACCOUNT)
+    path = cfg.data_dir / ADMIN_KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"api_key": admin.api_key, "api_secret": admin.api_secret,
+                   "account_id": admin.account_id, "role": "admin"}, f, indent=2)  # fmt: skip
+    return admin
+
+
+async def run_server(
+    cfg: ServeConfig,
+    *,
+    announce: bool = True,
+    on_started: Callable[[str, uvicorn.Server], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (or ``server.should_exit``); then shut down gracefully.
+
+    ``on_started(url, server)`` runs once the socket is bound (tests run the server in a thread
+    and stop it by setting ``server.should_exit``).
+    """
+    data_dir = cfg.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    node = await Node.open(
+        data_dir, fsync=cfg.fsync, snapshot_every=cfg.snapshot_every,
+        snapshot_interval_s=cfg.snapshot_interval_s,
+    )  # fmt: skip
+    store = KeyStore(data_dir / "gateway.sqlite")
+    try:
+        view = await asyncio.to_thread(build_view, node, data_dir, cfg)
+        gw_cfg = GatewayConfig(
+            skew_ms=cfg.skew_ms, rate_per_key=cfg.rate_per_key, burst_per_key=cfg.burst_per_key,
+            max_body=cfg.max_body, keep_closed_orders=cfg.keep_closed_orders,
+        )  # fmt: skip
+        gateway = Gateway(node, view, store, gw_cfg)
+        gateway.start()
+        admin = await seed_new_directory(gateway, cfg)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((cfg.host, cfg.port))
+        sock.listen(4096)
+        port = sock.getsockname()[1]
+        url = f"http://{cfg.host}:{port}"
+        server = uvicorn.Server(
+            uvicorn.Config(
+                gateway.app, loop="none", http="httptools", lifespan="off", access_log=False,
+                log_config=None, log_level="warning", timeout_graceful_shutdown=10,
+                backlog=4096,
+            )
+        )  # fmt: skip
+        (data_dir / SERVE_FILE).write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        if announce:
+            key_note = (f"new admin key written to {data_dir / ADMIN_KEY_FILE}" if admin
+                        else f"admin key in {data_dir / ADMIN_KEY_FILE}")  # fmt: skip
+            print(f"Cambist serving on {url} (API {url}/api/v1, docs {url}/docs); {key_note}",
+                  flush=True)  # fmt: skip
+        log.info("serve.started", url=url, sequence=view.last_seq, data_dir=str(data_dir))
+        if on_started is not None:
+            on_started(url, server)
+        await server.serve(sockets=[sock])
+        await gateway.stop()
+    finally:
+        await node.close()
+        store.close()
+        log.info("serve.stopped", sequence=node.engine.last_seq)
+
+
+def serve(cfg: ServeConfig) -> None:
+    """Blocking entry point: uvloop when available."""
+    configure_logging(cfg.log_level)
+    try:
+        import uvloop
+
+        uvloop.run(run_server(cfg))
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        asyncio.run(run_server(cfg))
