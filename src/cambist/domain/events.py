@@ -184,8 +184,11 @@ class OrderAmended(Event):
 
 @dataclass(slots=True, kw_only=True)
 class ReservationReleased(Event):
-    """A filled order's unspent reservation (price improvement of a market buy, dust of a budget)
-    went back to available."""
+    """An order completed as filled, and its unspent reservation (a market buy's price improvement
+    or the dust of its budget) went back to available; ``released`` may be 0.
+
+    Emitted for every filled market buy (by quote amount its ``remaining`` never reaches 0, so
+    trades alone cannot say it is done) and for any other filled order that still held funds."""
 
     order_id: int
     account: int

@@ -22,12 +22,13 @@ class Order:
 
     ``spend``/``receive`` point at the account's balances (quote/base for a buy, base/quote for a
     sell), bound once by the risk stage so settling a fill needs no dictionary look-ups.
-    ``budget`` caps a market buy's spending (its reservation); 0 for every other order.
+    ``budget`` caps a market buy's spending (its reservation); unused for every other order.
     """
 
     __slots__ = (
         "account",
         "budget",
+        "budgeted",
         "client_order_id",
         "created_ts",
         "expire_ts",
@@ -99,6 +100,8 @@ class Order:
         self.filled_quote = 0
         self.reserved = 0
         self.budget = 0
+        self.budgeted = False
+        """A market buy: its fills are capped by ``budget``, which may run down to exactly 0."""
         self.status = OrderStatus.OPEN
         self.prev: Order | None = None
         self.next: Order | None = None

@@ -166,6 +166,7 @@ def _restore_order(engine: Engine, specs: dict[str, Market], f: dict[str, Any]) 
         f["filled_quote"],
     )
     order.reserved, order.budget = f["reserved"], f["budget"]
+    order.budgeted = is_buy and order.order_type in (OrderType.MARKET, OrderType.STOP_MARKET)
     order.status = OrderStatus(f["status"])
     return order
 
