@@ -111,6 +111,8 @@ def encode_chunk(cmds: Sequence[Command]) -> bytes:
         return _msgpack_encoder.encode([_ENCODERS[type(cmd)](cmd) for cmd in cmds])
     except KeyError as exc:
         raise CodecError(f"no codec for command type {exc.args[0]!r}") from None
+    except OverflowError:
+        raise CodecError("an integer field is outside the signed/unsigned 64-bit range") from None
 
 
 def join_chunks(chunks: Sequence[bytes]) -> bytes:
