@@ -36,3 +36,38 @@ def register(app: typer.Typer) -> None:
         except ConfigError as exc:
             raise typer.BadParameter(str(exc)) from None
         run(cfg)
+
+    @app.command()
+    def loadtest(
+        data_dir: Annotated[Path, Opt(help="The server's data dir (admin key, URL)")] = Path(
+            "data"
+        ),
+        url: Annotated[str | None, Opt(help="Server URL [from <data-dir>/serve.json]")] = None,
+        rate: Annotated[float, Opt(help="Orders/s, open loop; 0 = closed loop")] = 10_000.0,
+        duration: Annotated[float, Opt(help="Seconds of order entry (max 300)")] = 10.0,
+        accounts: Annotated[int, Opt(help="Trading accounts to create")] = 50,
+        connections: Annotated[int, Opt(help="Keep-alive connections")] = 64,
+        ceiling: Annotated[float, Opt(help="Seconds of GET /api/v1/time first")] = 3.0,
+        as_json: Annotated[bool, Opt("--json", help="Print only the JSON result")] = False,
+    ) -> None:
+        """Drive order entry at a fixed rate and report throughput, latency and the ratio to the
+        HTTP stack's ceiling (only against 127.0.0.1 / localhost)."""
+        import json
+
+        from cambist.server.loadtest import LoadConfig, report, run_loadtest
+        from cambist.server.runner import ADMIN_KEY_FILE, SERVE_FILE
+
+        if not 0 < duration <= 300 or not 0 <= rate <= 200_000 or not 0 < ceiling <= 60:
+            raise typer.BadParameter(
+                "duration in (0, 300], rate in [0, 200000], ceiling in (0, 60]"
+            )
+        target = url or json.loads((data_dir / SERVE_FILE).read_text())["url"]
+        if not target.startswith(("http://127.", "http://localhost")):
+            raise typer.BadParameter("the load generator only targets this machine (127.0.0.0/8)")
+        key = json.loads((data_dir / ADMIN_KEY_FILE).read_text())
+        cfg = LoadConfig(
+            url=target, admin_key=key["api_key"], admin_secret=key["api_secret"], rate=rate,
+            duration_s=duration, accounts=accounts, connections=connections, ceiling_s=ceiling,
+        )  # fmt: skip
+        result = run_loadtest(cfg)
+        typer.echo(json.dumps(result) if as_json else report(result))

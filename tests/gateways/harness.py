@@ -22,7 +22,14 @@ class RunningServer:
     def __init__(self, data_dir: Path, **overrides: Any) -> None:
         self.data_dir = data_dir
         self.cfg = load_config(
-            env={}, overrides={"data_dir": data_dir, "port": 0, "fsync": "always", **overrides}
+            env={},
+            overrides={
+                "data_dir": data_dir,
+                "port": 0,
+                "fsync": "always",
+                "min_sequence_timeout_s": 0.3,
+                **overrides,
+            },
         )
         self.url = ""
         self._server: uvicorn.Server | None = None
@@ -74,5 +81,6 @@ class RunningServer:
         made = admin.create_account(f"trader-{next(_names)}")
         account = made["account_id"]
         for asset, amount in (("USD", usd), ("BTC", btc), ("ETH", eth)):
-            admin.deposit(account, asset, amount, f"{asset}-{account}-seed")
+            if float(amount) > 0:
+                admin.deposit(account, asset, amount, f"{asset}-{account}-seed")
         return self.client(made["api_key"], made["api_secret"]), account

@@ -36,6 +36,7 @@ class ServeConfig:
     burst_per_key: float = 4_000.0
     max_body: int = 64 * 1024
     keep_closed_orders: int = 200_000
+    min_sequence_timeout_s: float = 5.0
     view_replay: bool = True
     """Rebuild the live view by replaying the whole journal (closed orders and trades included)
     rather than seeding it from the recovered engine state alone."""

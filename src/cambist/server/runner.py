@@ -148,6 +148,7 @@ async def run_server(
         gw_cfg = GatewayConfig(
             skew_ms=cfg.skew_ms, rate_per_key=cfg.rate_per_key, burst_per_key=cfg.burst_per_key,
             max_body=cfg.max_body, keep_closed_orders=cfg.keep_closed_orders,
+            min_sequence_timeout_s=cfg.min_sequence_timeout_s,
         )  # fmt: skip
         gateway = Gateway(node, view, store, gw_cfg)
         gateway.start()

@@ -16,8 +16,9 @@ from cambist.gateways.rest import wire
 from cambist.gateways.rest.errors import ApiError
 from cambist.gateways.rest.view import FillRec, MarketView, OrderState, PublicTrade, iso
 
-MAX_UNITS = 10**30
-"""No amount in minor units may exceed this (a 30-digit integer): larger is a client mistake."""
+MAX_UNITS = 2**63 - 1
+"""No amount in minor units may exceed this: the log stores 64-bit integers (and no real price or
+quantity comes near it)."""
 
 _FORMAT_CODE = {
     "price": (Reject.INVALID_PRICE, Reject.INVALID_PRICE_TICK),
@@ -57,8 +58,8 @@ def parse_time(text: str, field: str) -> int:
         raise ApiError("invalid_field", f"{field} needs a time zone (use Z)", field)
     delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    if micros < 0:
-        raise ApiError("invalid_field", f"{field} is before 1970", field)
+    if not 0 <= micros < MAX_UNITS // 1_000:
+        raise ApiError("invalid_field", f"{field} is out of range", field)
     return micros * 1_000
 
 

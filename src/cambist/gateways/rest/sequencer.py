@@ -127,6 +127,13 @@ class Sequencer:
             self.catch_up()
             if self.view.last_seq < last and not await self.wait_view(last, timeout=30.0):
                 raise RuntimeError(f"the view did not reach sequence {last}")
+        except (ValueError, TypeError, OverflowError) as exc:
+            # Refused while encoding, before anything was journaled (the gateway's validation
+            # should make this unreachable): fail this batch only.
+            for f in futs:
+                if not f.done():
+                    f.set_exception(RuntimeError(f"command not encodable: {exc!r}"))
+            return
         except Exception as exc:  # the node is broken: refuse from now on rather than guess
             self.failed = exc
             for f in futs:

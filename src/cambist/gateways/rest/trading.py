@@ -55,7 +55,7 @@ def time_param(query: dict[str, str], name: str) -> int | None:
 
 def path_id(text: str) -> int:
     """An order id from the path; anything that is not one names no order (404)."""
-    if not text.isdigit() or len(text) > 19:
+    if not text.isdigit() or len(text) > 18:
         raise ApiError("unknown_order", "no such order", "order_id")
     return int(text)
 

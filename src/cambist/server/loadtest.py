@@ -1,0 +1,296 @@
+"""``cambist loadtest``: open-loop order entry at a fixed rate, against the trivial endpoint.
+
+Open loop: request *i* is due at ``t0 + i / rate`` whatever happened to earlier ones, and its
+latency is measured from that due time, not from when a connection was free to send it; so a
+server stall shows up as the latency every request scheduled during it really saw (no
+coordinated omission). Latencies go into an HdrHistogram (microseconds, 3 significant digits).
+
+The same run first saturates ``GET /api/v1/time`` (closed loop) to measure the HTTP stack's
+ceiling on this machine, and reports order throughput as a ratio of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
+
+from cambist.client import Client
+from cambist.server.rawhttp import HttpConnection, build_request, connect
+
+
+@dataclass(slots=True)
+class LoadConfig:
+    url: str
+    admin_key: str
+    admin_secret: str
+    rate: float = 10_000.0
+    """Orders per second; 0 runs closed loop (as fast as the server answers)."""
+    duration_s: float = 10.0
+    accounts: int = 50
+    connections: int = 64
+    market: str = "BTC-USD"
+    mid: int = 65_000
+    cancel_share: float = 0.3
+    taker_share: float = 0.1
+    ceiling_s: float = 3.0
+    seed: int = 1
+
+
+@dataclass(slots=True)
+class Trader:
+    account: int
+    key: str
+    secret: bytes
+    last_ts: int = 0
+    open: deque[int] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class Result:
+    sent: int = 0
+    ok: int = 0
+    errors: int = 0
+    error_codes: dict[str, int] = field(default_factory=dict)
+    cancel_misses: int = 0
+    elapsed_s: float = 0.0
+    hist: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 60_000_000, 3))
+
+    def summary(self) -> dict[str, Any]:
+        h = self.hist
+        count = h.get_total_count()
+
+        def ms(p: float) -> float:
+            return round(h.get_value_at_percentile(p) / 1000, 3) if count else 0.0
+
+        return {
+            "sent": self.sent, "ok": self.ok, "errors": self.errors,
+            "cancel_misses": self.cancel_misses,
+            "error_codes": self.error_codes,
+            "per_s": round(self.ok / self.elapsed_s, 1) if self.elapsed_s else 0.0,
+            "p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99), "p999_ms": ms(99.9),
+            "max_ms": round(h.get_max_value() / 1000, 3) if count else 0.0,
+        }  # fmt: skip
+
+
+class _Decoded(msgspec.Struct):
+    order: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+_decode = msgspec.json.Decoder(_Decoded).decode
+
+
+class LoadGenerator:
+    def __init__(self, cfg: LoadConfig) -> None:
+        self.cfg = cfg
+        parts = urlsplit(cfg.url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.hostport = f"{self.host}:{self.port}"
+        self.rng = random.Random(cfg.seed)
+        self.traders: list[Trader] = []
+        self.idle: deque[HttpConnection] = deque()
+        self.backlog: deque[tuple[float, tuple[str, str, bytes, Trader]]] = deque()
+
+    # -- setup --------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Accounts with funds, and a book with depth on both sides."""
+        with Client(self.cfg.url, self.cfg.admin_key, self.cfg.admin_secret) as admin:
+            run = f"{time.time_ns():x}"
+            for i in range(self.cfg.accounts):
+                made = admin.create_account(f"load-{run}-{i}")
+                acct = made["account_id"]
+                for asset, amount in (("USD", "1000000000"), ("BTC", "100000")):
+                    admin.deposit(acct, asset, amount, f"load-{run}-{acct}-{asset}")
+                self.traders.append(Trader(acct, made["api_key"], made["api_secret"].encode()))
+
+    def _sign(self, t: Trader, method: str, path: str, body: bytes) -> bytes:
+        now = time.time_ns() // 1_000_000
+        t.last_ts = now if now > t.last_ts else t.last_ts + 1
+        ts = str(t.last_ts)
+        sig = hmac.new(t.secret, ts.encode() + method.encode() + path.encode() + body,
+                       hashlib.sha256).hexdigest()  # fmt: skip
+        headers = {"CAMBIST-KEY": t.key, "CAMBIST-TIMESTAMP": ts, "CAMBIST-SIGNATURE": sig}
+        return build_request(method, path, self.hostport, body, headers)
+
+    def next_order(self) -> tuple[str, str, bytes, Trader]:
+        """A realistic mix: resting limits around the mid, some crossing IOCs, cancels."""
+        cfg, rng = self.cfg, self.rng
+        t = self.traders[rng.randrange(len(self.traders))]
+        roll = rng.random()
+        if roll < cfg.cancel_share and t.open:
+            order_id = t.open.popleft()
+            return "DELETE", f"/api/v1/orders/{order_id}", b"", t
+        side = "buy" if rng.random() < 0.5 else "sell"
+        qty = f"0.{rng.randint(1, 500):05d}"
+        if roll > 1.0 - cfg.taker_share:
+            offset = rng.randint(0, 2000)
+            price = cfg.mid * 100 + (offset if side == "buy" else -offset)
+            tif = "ioc"
+        else:
+            offset = rng.randint(1, 5000)
+            price = cfg.mid * 100 + (-offset if side == "buy" else offset)
+            tif = "gtc"
+        body = (
+            f'{{"market":"{cfg.market}","side":"{side}","quantity":"{qty}",'
+            f'"price":"{price // 100}.{price % 100:02d}","time_in_force":"{tif}"}}'
+        ).encode()
+        return "POST", "/api/v1/orders", body, t
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def _open(self, n: int) -> None:
+        for c in self.idle:
+            c.close()
+        self.idle = deque([await connect(self.host, self.port) for _ in range(n)])
+
+    def _record(self, res: Result, due: float, status: int, body: bytes, t: Trader | None,
+                method: str) -> None:  # fmt: skip
+        res.hist.record_value(max(1, int((time.perf_counter() - due) * 1_000_000)))
+        if status == 404 and method == "DELETE":
+            res.ok += 1  # the order filled before its cancel arrived: a normal race
+            res.cancel_misses += 1
+            return
+        if status >= 400:
+            res.errors += 1
+            try:
+                code = str((_decode(body).error or {}).get("code", status))
+            except msgspec.DecodeError:
+                code = str(status)
+            res.error_codes[code] = res.error_codes.get(code, 0) + 1
+            return
+        res.ok += 1
+        if t is not None and status == 201:
+            order = _decode(body).order
+            if order is not None and order.get("status") in ("open", "partially_filled"):
+                t.open.append(order["order_id"])
+                if len(t.open) > 200:
+                    t.open.popleft()
+
+    async def _send(self, res: Result, conn: HttpConnection, due: float,
+                    spec: tuple[str, str, bytes, Trader]) -> None:  # fmt: skip
+        """Send ``spec`` (signed now, as a real client would), then whatever waits behind it."""
+        while True:
+            method, path, body, t = spec
+            try:
+                status, answer = await conn.request(self._sign(t, method, path, body))
+                self._record(res, due, status, answer, t, method)
+            except (ConnectionError, OSError) as exc:
+                res.errors += 1
+                name = type(exc).__name__
+                res.error_codes[name] = res.error_codes.get(name, 0) + 1
+                conn = await connect(self.host, self.port)
+            if not self.backlog:
+                self.idle.append(conn)
+                return
+            due, spec = self.backlog.popleft()
+
+    async def open_loop(self, rate: float, duration_s: float) -> Result:
+        """Orders at ``rate`` per second for ``duration_s``; latency from each due time."""
+        res = Result()
+        loop = asyncio.get_running_loop()
+        total = int(rate * duration_s)
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.perf_counter()
+        i = 0
+        while i < total:
+            now = time.perf_counter()
+            due_until = min(total, int((now - start) * rate) + 1)
+            while i < due_until:
+                due = start + i / rate
+                spec = self.next_order()
+                res.sent += 1
+                i += 1
+                if self.idle:
+                    task = loop.create_task(self._send(res, self.idle.popleft(), due, spec))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                else:
+                    self.backlog.append((due, spec))
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        while tasks or self.backlog:
+            await asyncio.sleep(0.005)
+        res.elapsed_s = time.perf_counter() - start
+        return res
+
+    async def closed_loop(self, duration_s: float, make: Any) -> Result:
+        """Every connection sends its next request as soon as the last one is answered."""
+        res = Result()
+        stop = time.perf_counter() + duration_s
+
+        async def worker(conn: HttpConnection) -> None:
+            while time.perf_counter() < stop:
+                method, path, payload, t = make()
+                raw = self._sign(t, method, path, payload) if t is not None else path.encode()
+                res.sent += 1
+                due = time.perf_counter()
+                status, body = await conn.request(raw)
+                self._record(res, due, status, body, t, method)
+            self.idle.append(conn)
+
+        conns = list(self.idle)
+        self.idle.clear()
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in conns))
+        res.elapsed_s = time.perf_counter() - start
+        return res
+
+    async def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        await self._open(cfg.connections)
+        time_req = build_request("GET", "/api/v1/time", self.hostport).decode()
+        ceiling = await self.closed_loop(cfg.ceiling_s, lambda: ("GET", time_req, b"", None))
+        if cfg.rate > 0:
+            orders = await self.open_loop(cfg.rate, cfg.duration_s)
+        else:
+            orders = await self.closed_loop(cfg.duration_s, self.next_order)
+        for conn in self.idle:
+            conn.close()
+        o, c = orders.summary(), ceiling.summary()
+        return {
+            "mode": "open_loop" if cfg.rate > 0 else "closed_loop",
+            "target_rate": cfg.rate, "duration_s": cfg.duration_s, "accounts": cfg.accounts,
+            "connections": cfg.connections,
+            "orders_per_s": o["per_s"], "errors": o["errors"], "error_codes": o["error_codes"],
+            "cancel_misses": o["cancel_misses"],
+            "p50_ms": o["p50_ms"], "p95_ms": o["p95_ms"], "p99_ms": o["p99_ms"],
+            "p999_ms": o["p999_ms"], "max_ms": o["max_ms"],
+            "ceiling_req_per_s": c["per_s"], "ceiling_p99_ms": c["p99_ms"],
+            "ratio": round(o["per_s"] / c["per_s"], 3) if c["per_s"] else 0.0,
+        }  # fmt: skip
+
+
+def run_loadtest(cfg: LoadConfig) -> dict[str, Any]:
+    gen = LoadGenerator(cfg)
+    gen.setup()
+    try:
+        import uvloop
+
+        return uvloop.run(gen.run())
+    except ImportError:  # pragma: no cover
+        return asyncio.run(gen.run())
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [
+        f"order entry ({result['mode']}, {result['accounts']} accounts, "
+        f"{result['connections']} connections): {result['orders_per_s']:.0f} orders/s, "
+        f"{result['errors']} errors {result['error_codes'] or ''}",
+        f"  latency ms: p50 {result['p50_ms']}  p95 {result['p95_ms']}  p99 {result['p99_ms']}"
+        f"  p99.9 {result['p999_ms']}  max {result['max_ms']}",
+        f"ceiling GET /api/v1/time: {result['ceiling_req_per_s']:.0f} req/s; "
+        f"ratio orders/ceiling {result['ratio']}",
+    ]
+    return "\n".join(lines) + "\n" + json.dumps(result)
