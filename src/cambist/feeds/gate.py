@@ -114,6 +114,7 @@ class Core:
         self.symbols = list(symbols)
         self.session: VenueSession = venue.Session(symbols)
         self.shared = self.session.shared_book_seq
+        self.memo = merger.memo if self.session.stateless_parse else None
         self.books: dict[str, SyncedBook] = {}
         self.new_session()
 
@@ -127,14 +128,19 @@ class Core:
     def handle(self, raw: bytes, recv_ts: int) -> list[str]:
         """One wire message. Returns the symbols whose book must be resynchronised."""
         self.stats.messages += 1
-        try:
-            events = self.session.parse(raw, recv_ts)
-        except FeedError as e:
-            self._malformed(str(e), raw)
-            return []
-        except Exception as e:  # a parser bug must not take the gate down: count it
-            self._malformed(f"{type(e).__name__}: {e}", raw)
-            return []
+        memo = self.memo
+        events = memo.get(raw) if memo is not None else None
+        if events is None:
+            try:
+                events = self.session.parse(raw, recv_ts)
+            except FeedError as e:
+                self._malformed(str(e), raw)
+                return []
+            except Exception as e:  # a parser bug must not take the gate down: count it
+                self._malformed(f"{type(e).__name__}: {e}", raw)
+                return []
+            if memo is not None:
+                memo.put(raw, events)
         resync: list[str] = []
         merger = self.merger
         for ev in events:

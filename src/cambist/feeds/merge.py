@@ -17,7 +17,37 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
-from cambist.feeds.types import NO_SEQ, BookUpdate, Quote, Record, Trade
+from cambist.feeds.types import NO_SEQ, BookUpdate, Event, Quote, Record, Trade
+
+
+class ParseMemo:
+    """Events of recently parsed wire messages, keyed by the exact bytes.
+
+    Every message arrives once per redundant connection, byte for byte, usually within
+    milliseconds. For venues whose parser is stateless the second copy's events are the
+    first copy's, so the gate parses once and feeds the same events to each connection's
+    book and to the dedup (which still judges every copy). Two generations of ``size``
+    messages bound the memory; a copy arriving later than that is simply parsed again.
+    """
+
+    __slots__ = ("new", "old", "size")
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.new: dict[bytes, list[Event]] = {}
+        self.old: dict[bytes, list[Event]] = {}
+
+    def get(self, raw: bytes) -> list[Event] | None:
+        events = self.new.get(raw)
+        if events is None:
+            events = self.old.get(raw)
+        return events
+
+    def put(self, raw: bytes, events: list[Event]) -> None:
+        if len(self.new) >= self.size:
+            self.old = self.new
+            self.new = {}
+        self.new[raw] = events
 
 
 class BookStream:
@@ -48,6 +78,7 @@ class Merger:
         self.duplicates = 0
         self.resnapshots = 0
         self.failovers = 0
+        self.memo = ParseMemo()
 
     # trades -------------------------------------------------------------------------------
     def trade(self, t: Trade) -> None:

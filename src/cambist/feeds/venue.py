@@ -48,6 +48,10 @@ class VenueSession(ABC):
     app_ping: ClassVar[str] = ""
     """Application-level ping text some venues require to keep the socket open."""
     ping_interval: ClassVar[float] = 20.0
+    stateless_parse: ClassVar[bool] = False
+    """``parse`` depends on the bytes alone (no per-connection state such as a message
+    counter). Redundant connections then deliver byte-identical copies, and the gate parses
+    each distinct message once and hands the same events to every connection's book."""
 
     def __init__(self, symbols: Sequence[str]) -> None:
         self.symbols = list(symbols)

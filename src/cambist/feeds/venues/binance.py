@@ -168,6 +168,7 @@ class BinanceBook(SyncedBook):
 
 class Session(VenueSession):
     name: ClassVar[str] = "binance"
+    stateless_parse: ClassVar[bool] = True
     ws_url: ClassVar[str] = "wss://stream.binance.com:9443/stream"
     rest_url: ClassVar[str] = "https://api.binance.com"
 

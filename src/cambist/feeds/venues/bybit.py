@@ -86,6 +86,7 @@ class BybitBook(SyncedBook):
 
 class Session(VenueSession):
     name: ClassVar[str] = "bybit"
+    stateless_parse: ClassVar[bool] = True
     ws_url: ClassVar[str] = "wss://stream.bybit.com/v5/public/spot"
     app_ping: ClassVar[str] = '{"op":"ping"}'
 

@@ -96,11 +96,68 @@ def checksum(book: L2Book) -> int:
     return zlib.crc32("".join(parts).encode())
 
 
+class CrcBook(L2Book):
+    """An ``L2Book`` that keeps each level's checksum text beside it.
+
+    The CRC32 covers 20 levels after every update, but an update changes one or two: the
+    text of a level is built when the level changes (price digits once, from the key that
+    stays in the book; quantity digits from the latest size) and the checksum only joins
+    the cached strings in price order, instead of formatting 40 decimals per update.
+    """
+
+    __slots__ = ("atext", "btext")
+
+    def __init__(self, depth: int = 0) -> None:
+        super().__init__(depth)
+        self.btext: dict[Decimal, tuple[str, str]] = {}
+        self.atext: dict[Decimal, tuple[str, str]] = {}
+
+    def clear(self) -> None:
+        super().clear()
+        self.btext.clear()
+        self.atext.clear()
+
+    def apply(self, bids: list[Level], asks: list[Level]) -> None:
+        for levels, side, text in ((bids, self.bids, self.btext), (asks, self.asks, self.atext)):
+            for px, sz in levels:
+                if sz:
+                    old = text.get(px)
+                    pd = old[0] if old is not None else _digits(px)
+                    side[px] = sz
+                    text[px] = (pd, pd + _digits(sz))
+                elif px in side:
+                    del side[px]
+                    del text[px]
+        if self.depth:
+            self.truncate(self.depth)
+
+    def truncate(self, depth: int) -> None:
+        if len(self.bids) > depth:
+            for px in sorted(self.bids, reverse=True)[depth:]:
+                del self.bids[px]
+                del self.btext[px]
+        if len(self.asks) > depth:
+            for px in sorted(self.asks)[depth:]:
+                del self.asks[px]
+                del self.atext[px]
+
+    def checksum(self) -> int:
+        """Same value as ``checksum(self)``, from the cached level texts."""
+        at, bt = self.atext, self.btext
+        parts = [at[p][1] for p in sorted(at)[:DEPTH]]
+        parts += [bt[p][1] for p in sorted(bt, reverse=True)[:DEPTH]]
+        return zlib.crc32("".join(parts).encode())
+
+
 class KrakenBook(SyncedBook):
     """Snapshot loads; each update is applied, truncated, then checked against the CRC32."""
 
+    def __init__(self, symbol: str, depth: int = 0) -> None:
+        super().__init__(symbol, depth)
+        self.book: CrcBook = CrcBook(depth)
+
     def verify(self, u: BookUpdate) -> bool:
-        return checksum(self.book) == u.checksum
+        return self.book.checksum() == u.checksum
 
 
 def _lv(levels: list[KLevel]) -> list[Level]:
@@ -109,6 +166,7 @@ def _lv(levels: list[KLevel]) -> list[Level]:
 
 class Session(VenueSession):
     name: ClassVar[str] = "kraken"
+    stateless_parse: ClassVar[bool] = True
     ws_url: ClassVar[str] = "wss://ws.kraken.com/v2"
     shared_book_seq: ClassVar[bool] = False
     app_ping: ClassVar[str] = '{"method":"ping"}'

@@ -94,6 +94,7 @@ def _ms(text: str) -> int:
 
 class Session(VenueSession):
     name: ClassVar[str] = "okx"
+    stateless_parse: ClassVar[bool] = True
     ws_url: ClassVar[str] = "wss://ws.okx.com:8443/ws/v5/public"
     app_ping: ClassVar[str] = "ping"
 
