@@ -58,7 +58,6 @@ class Order:
 
     def __init__(
         self,
-        *,
         order_id: int,
         account: int,
         market: str,
