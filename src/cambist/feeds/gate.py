@@ -121,6 +121,7 @@ class Core:
     def new_session(self) -> None:
         """Fresh protocol state and books for a new socket; the merger learns of them."""
         self.session = self.venue.Session(self.symbols)
+        self.session.memo = self.merger.venue_memo
         self.books = {s: self.session.new_book(s) for s in self.symbols}
         for s, b in self.books.items():
             self.merger.register(self.conn, self.session.name, s, b, self.shared)

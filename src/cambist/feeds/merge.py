@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, Generic, TypeVar
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
 from cambist.feeds.types import NO_SEQ, BookUpdate, Event, Quote, Record, Trade
 
+T = TypeVar("T")
 
-class ParseMemo:
+
+class ParseMemo(Generic[T]):
     """Events of recently parsed wire messages, keyed by the exact bytes.
 
     Every message arrives once per redundant connection, byte for byte, usually within
@@ -34,16 +37,16 @@ class ParseMemo:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self.new: dict[bytes, list[Event]] = {}
-        self.old: dict[bytes, list[Event]] = {}
+        self.new: dict[bytes, T] = {}
+        self.old: dict[bytes, T] = {}
 
-    def get(self, raw: bytes) -> list[Event] | None:
+    def get(self, raw: bytes) -> T | None:
         events = self.new.get(raw)
         if events is None:
             events = self.old.get(raw)
         return events
 
-    def put(self, raw: bytes, events: list[Event]) -> None:
+    def put(self, raw: bytes, events: T) -> None:
         if len(self.new) >= self.size:
             self.old = self.new
             self.new = {}
@@ -78,7 +81,9 @@ class Merger:
         self.duplicates = 0
         self.resnapshots = 0
         self.failovers = 0
-        self.memo = ParseMemo()
+        self.memo: ParseMemo[list[Event]] = ParseMemo()
+        self.venue_memo: ParseMemo[Any] = ParseMemo()
+        """For venues whose parse is stateful: they memoize their stateless part here."""
 
     # trades -------------------------------------------------------------------------------
     def trade(self, t: Trade) -> None:

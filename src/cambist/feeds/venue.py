@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
+from cambist.feeds.merge import ParseMemo
 from cambist.feeds.types import BookUpdate, Event, FeedError, Level, Quote, Trade
 
 
@@ -56,6 +57,9 @@ class VenueSession(ABC):
     def __init__(self, symbols: Sequence[str]) -> None:
         self.symbols = list(symbols)
         self.by_wire = {self.to_wire(s): s for s in self.symbols}
+        self.memo: ParseMemo[Any] | None = None
+        """Shared by the connections of one gate: a stateful parser can memoize the part of
+        its work that depends on the bytes alone (see ``coinbase.py``)."""
 
     @staticmethod
     @abstractmethod

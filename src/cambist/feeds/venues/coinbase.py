@@ -183,11 +183,13 @@ class Session(VenueSession):
     def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
         if raw.startswith(b'{"type":'):
             return self.parse_legacy(raw, recv_ts)
-        try:
-            env = _ENV.decode(raw)
-        except msgspec.DecodeError as e:
-            raise FeedError(f"coinbase: {e}") from None
-        seq = env.sequence_num
+        memo = self.memo
+        hit = memo.get(raw) if memo is not None else None
+        if hit is None:
+            hit = self._decode(raw, recv_ts)  # raises FeedError on a bad envelope
+            if memo is not None:
+                memo.put(raw, hit)
+        seq, events = hit
         out: list[Event] = []
         if self.last_seq >= 0:
             if seq <= self.last_seq:
@@ -195,6 +197,28 @@ class Session(VenueSession):
             if seq != self.last_seq + 1:
                 out.append(Resync(tuple(self.symbols), f"sequence_num {self.last_seq} -> {seq}"))
         self.last_seq = seq
+        if isinstance(events, FeedError):
+            raise events
+        if not out:
+            return events
+        return out + events
+
+    def _decode(self, raw: bytes, recv_ts: int) -> tuple[int, list[Event] | FeedError]:
+        """The stateless part: the envelope's ``sequence_num`` and the message's events (or
+        the error its content raises once the sequence is accounted for). Redundant
+        connections that deliver the same bytes share this work through ``self.memo``."""
+        try:
+            env = _ENV.decode(raw)
+        except msgspec.DecodeError as e:
+            raise FeedError(f"coinbase: {e}") from None
+        try:
+            return env.sequence_num, self._events(env, recv_ts)
+        except FeedError as e:
+            return env.sequence_num, e
+
+    def _events(self, env: Envelope, recv_ts: int) -> list[Event]:
+        seq = env.sequence_num
+        out: list[Event] = []
         ch = env.channel
         ts = rfc3339_ns(env.timestamp)
         if ch == "l2_data":
