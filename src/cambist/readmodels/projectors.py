@@ -1,0 +1,445 @@
+"""Projectors: folds of the event stream into SQL tables, each with its own high-water mark.
+
+A projector buffers what a run of commands changes in memory and writes it with its mark in one
+transaction (:meth:`Projector.flush`), so after a crash it resumes from the mark with nothing
+applied twice or skipped. The mark update is conditional on the mark it started from, so two
+runners of the same projector cannot both commit the same batch (the loser rolls back).
+
+Three projectors, named for ``cambist projector run NAME``:
+
+- ``orders``: the latest state of every order (rejected ones included) and every fill;
+- ``market``: public trades, OHLCV candles at six intervals, the last trade per market;
+- ``ledger``: every balance movement as an entry (see :mod:`cambist.readmodels.ledger`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from typing import Any
+
+from cambist.domain import events as ev
+from cambist.domain.commands import Command, PlaceOrder
+from cambist.domain.types import OrderStatus, OrderType, Side
+from cambist.readmodels import schema
+from cambist.readmodels.ledger import LedgerFold
+from cambist.readmodels.store import Store
+
+LIVE_STATUSES = ("pending_trigger", "open", "partially_filled")
+CANDLE_INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14_400, "1d": 86_400}
+_NS = 1_000_000_000
+_MARKET_TYPES = (OrderType.MARKET, OrderType.STOP_MARKET)
+
+
+class ProjectorConflict(RuntimeError):
+    """Another runner moved this projector's mark: two runners of one projector at once."""
+
+
+class Projector(ABC):
+    """Base: the mark, the reference data every projector needs, and the flush protocol."""
+
+    name: str
+    tables: tuple[str, ...]
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.mark = 0
+        self.mark_ts = 0
+        self._committed = 0
+        self.markets: dict[str, tuple[str, str]] = {}
+        self._new_assets: list[tuple[str, int]] = []
+        self._new_markets: list[tuple[str, str, str]] = []
+
+    @abstractmethod
+    def ddl(self) -> list[str]: ...
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget every buffered change and reload the caches from the committed tables."""
+
+    @abstractmethod
+    def on_events(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None: ...
+
+    @abstractmethod
+    def write(self) -> None:
+        """Write the buffered rows (inside the flush transaction)."""
+
+    def open(self) -> None:
+        """Create the tables if needed, read the mark and the caches."""
+        schema.create_common(self.store)
+        with self.store.transaction():
+            for stmt in self.ddl():
+                self.store.execute(stmt)
+            self.store.execute(
+                "INSERT INTO projector_marks (name, seq, ts) VALUES (?, 0, 0)"
+                " ON CONFLICT (name) DO NOTHING",
+                (self.name,),
+            )
+        self.load()
+
+    def load(self) -> None:
+        rows = self.store.query("SELECT seq, ts FROM projector_marks WHERE name = ?", (self.name,))
+        self.mark, self.mark_ts = (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+        self._committed = self.mark
+        self.markets = {
+            m: (b, q) for m, b, q in self.store.query("SELECT market, base, quote FROM ref_markets")
+        }
+        self._new_assets.clear()
+        self._new_markets.clear()
+        self.reset()
+
+    def apply(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None:
+        """Fold one applied command (ignored at or below the mark: already projected)."""
+        if seq <= self.mark:
+            return
+        for e in events:
+            t = type(e)
+            if t is ev.MarketCreated:
+                assert isinstance(e, ev.MarketCreated)
+                self.markets[e.market] = (e.base, e.quote)
+                self._new_markets.append((e.market, e.base, e.quote))
+            elif t is ev.AssetCreated:
+                assert isinstance(e, ev.AssetCreated)
+                self._new_assets.append((e.asset, e.scale))
+        self.on_events(seq, ts, command, events)
+        self.mark, self.mark_ts = seq, ts
+
+    @property
+    def pending(self) -> int:
+        """Commands folded but not yet committed."""
+        return self.mark - self._committed
+
+    def flush(self) -> None:
+        """Write the buffered rows and the mark in one transaction."""
+        if self.mark == self._committed:
+            return
+        store = self.store
+        try:
+            with store.transaction():
+                if self._new_assets:
+                    store.executemany(
+                        "INSERT INTO ref_assets (asset, scale) VALUES (?, ?)"
+                        " ON CONFLICT (asset) DO NOTHING",
+                        self._new_assets,
+                    )
+                if self._new_markets:
+                    store.executemany(
+                        "INSERT INTO ref_markets (market, base, quote) VALUES (?, ?, ?)"
+                        " ON CONFLICT (market) DO NOTHING",
+                        self._new_markets,
+                    )
+                self.write()
+                moved = store.execute(
+                    "UPDATE projector_marks SET seq = ?, ts = ? WHERE name = ? AND seq = ?",
+                    (self.mark, self.mark_ts, self.name, self._committed),
+                )
+                if moved != 1:
+                    raise ProjectorConflict(
+                        f"projector {self.name}: mark is no longer {self._committed}"
+                        " (is another runner of it active?)"
+                    )
+        except BaseException:
+            self.load()
+            raise
+        self._committed = self.mark
+        self._new_assets.clear()
+        self._new_markets.clear()
+        self.after_flush()
+
+    @abstractmethod
+    def after_flush(self) -> None:
+        """Drop buffers once committed."""
+
+    def drop(self) -> None:
+        """Drop the projector's tables and its mark (``cambist projector rebuild``)."""
+        schema.create_common(self.store)
+        with self.store.transaction():
+            for table in self.tables:
+                self.store.execute(f"DROP TABLE IF EXISTS {table}")
+            self.store.execute("DELETE FROM projector_marks WHERE name = ?", (self.name,))
+
+
+@dataclass(slots=True)
+class OrderRow:
+    """One row of ``orders``; field order is :data:`schema.ORDER_COLUMNS`."""
+
+    order_id: int
+    account: int
+    market: str
+    side: str
+    order_type: str
+    time_in_force: str
+    price: int
+    stop_price: int
+    quantity: int
+    quote_quantity: int
+    filled: int
+    filled_quote: int
+    remaining: int
+    status: str
+    reason: str
+    client_order_id: str
+    created_ts: int
+    updated_ts: int
+    seq: int
+    expire_ts: int
+    post_only: int
+
+    @classmethod
+    def placed(cls, cmd: PlaceOrder, seq: int, ts: int, status: str) -> OrderRow:
+        return cls(
+            seq, cmd.account, cmd.market, cmd.side.value, cmd.order_type.value,
+            cmd.time_in_force.value, cmd.price, cmd.stop_price, cmd.quantity, cmd.quote_quantity,
+            0, 0, cmd.quantity, status, "", cmd.client_order_id, ts, ts, seq, cmd.expire_ts,
+            int(cmd.post_only),
+        )  # fmt: skip
+
+
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str], assign: str = "") -> str:
+    marks = ", ".join("?" * len(columns))
+    sets = assign or ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    )
+
+
+class OrdersProjector(Projector):
+    """Orders (latest state) and fills. Live orders are cached in memory (loaded from the table
+    on start), so each command's changes are plain assignments and each order is written once
+    per batch, however many trades touched it."""
+
+    name = "orders"
+    tables = ("orders", "fills")
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.live: dict[int, OrderRow] = {}
+        self.dirty: dict[int, OrderRow] = {}
+        self.fills: list[tuple[Any, ...]] = []
+        self._takers: list[OrderRow] = []
+        self._upsert = _upsert("orders", schema.ORDER_COLUMNS, ("order_id",))
+
+    def ddl(self) -> list[str]:
+        return schema.orders_ddl(self.store)
+
+    def reset(self) -> None:
+        cols = ", ".join(schema.ORDER_COLUMNS)
+        marks = ", ".join("?" * len(LIVE_STATUSES))
+        rows = self.store.query(
+            f"SELECT {cols} FROM orders WHERE status IN ({marks})", LIVE_STATUSES
+        )
+        self.live = {int(r[0]): OrderRow(*r) for r in rows}
+        self.dirty = {}
+        self.fills = []
+
+    def _order(self, order_id: int) -> OrderRow:
+        o = self.live.get(order_id)
+        if o is None:
+            raise LookupError(f"projector orders: event for unknown live order {order_id}")
+        return o
+
+    def on_events(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None:
+        dirty = self.dirty
+        for e in events:
+            t = type(e)
+            if t is ev.Trade:
+                assert isinstance(e, ev.Trade)
+                self._trade(e, seq, ts)
+            elif t is ev.OrderAccepted:
+                assert isinstance(e, ev.OrderAccepted) and isinstance(command, PlaceOrder)
+                o = OrderRow.placed(command, seq, ts, e.status.value)
+                self.live[o.order_id] = dirty[o.order_id] = o
+                if (
+                    command.order_type in _MARKET_TYPES
+                    and e.status is not OrderStatus.PENDING_TRIGGER
+                ):
+                    self._takers.append(o)
+            elif t is ev.OrderCancelled or t is ev.OrderExpired:
+                assert isinstance(e, ev.OrderCancelled | ev.OrderExpired)
+                o = self._order(e.order_id)
+                if isinstance(e, ev.OrderCancelled):
+                    o.status, o.reason = "cancelled", e.reason.value
+                else:
+                    o.status, o.reason = "expired", "expired"
+                o.remaining, o.seq, o.updated_ts = e.remaining, seq, ts
+                dirty[o.order_id] = o
+            elif t is ev.OrderAmended:
+                assert isinstance(e, ev.OrderAmended)
+                o = self._order(e.order_id)
+                o.price, o.quantity, o.remaining = e.price, e.quantity, e.remaining
+                o.seq, o.updated_ts = seq, ts
+                dirty[o.order_id] = o
+            elif t is ev.OrderTriggered:
+                assert isinstance(e, ev.OrderTriggered)
+                o = self._order(e.order_id)
+                o.status, o.seq, o.updated_ts = "open", seq, ts
+                dirty[o.order_id] = o
+                if o.order_type == "stop_market":
+                    self._takers.append(o)
+            elif t is ev.ReservationReleased:
+                assert isinstance(e, ev.ReservationReleased)
+                o = self._order(e.order_id)
+                o.status, o.seq, o.updated_ts = "filled", seq, ts
+                dirty[o.order_id] = o
+            elif t is ev.CommandRejected:
+                assert isinstance(e, ev.CommandRejected)
+                if e.command == "place" and isinstance(command, PlaceOrder):
+                    o = OrderRow.placed(command, seq, ts, "rejected")
+                    o.reason, o.remaining = e.reason.value, 0
+                    dirty[o.order_id] = o
+        if self._takers:
+            # A market order never rests: still live after its command means it filled exactly.
+            for o in self._takers:
+                if o.status in ("open", "partially_filled"):
+                    o.status = "filled"
+            self._takers.clear()
+
+    def _trade(self, e: ev.Trade, seq: int, ts: int) -> None:
+        base, quote = self.markets[e.market]
+        taker_side = e.taker_side
+        maker_side = Side.SELL if taker_side is Side.BUY else Side.BUY
+        for order_id, side, remaining, fee, liquidity in (
+            (e.taker_order_id, taker_side, e.taker_remaining, e.taker_fee, "taker"),
+            (e.maker_order_id, maker_side, e.maker_remaining, e.maker_fee, "maker"),
+        ):
+            o = self._order(order_id)
+            o.filled += e.quantity
+            o.filled_quote += e.quote_amount
+            o.remaining = remaining
+            o.status = "filled" if remaining == 0 else "partially_filled"
+            o.seq, o.updated_ts = seq, ts
+            self.dirty[order_id] = o
+            self.fills.append((
+                e.trade_id, order_id, o.account, e.market, side.value, e.price, e.quantity,
+                e.quote_amount, fee, base if side is Side.BUY else quote, liquidity, ts, seq,
+            ))  # fmt: skip
+
+    def write(self) -> None:
+        if self.dirty:
+            self.store.executemany(self._upsert, [astuple(o) for o in self.dirty.values()])
+        self.store.copy_rows("fills", schema.FILL_COLUMNS, self.fills)
+
+    def after_flush(self) -> None:
+        live = self.live
+        for order_id, o in self.dirty.items():
+            if o.status not in LIVE_STATUSES:
+                live.pop(order_id, None)
+        self.dirty = {}
+        self.fills = []
+
+
+class MarketProjector(Projector):
+    """Public trades, candles (merged per bucket within a batch, then one upsert each) and the
+    last trade per market (the ticker's ``last``; its 24 h figures come from 1m candles)."""
+
+    name = "market"
+    tables = ("trades", "candles", "ticker")
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.trades: list[tuple[Any, ...]] = []
+        self.candles: dict[tuple[str, int, int], list[int]] = {}
+        self.ticker: dict[str, tuple[str, int, int, int, int]] = {}
+        g, le = store.greatest, store.least
+        self._candle_sql = _upsert(
+            "candles", schema.CANDLE_COLUMNS, ("market", "interval_s", "start_ts"),
+            f"high = {g}(candles.high, excluded.high), low = {le}(candles.low, excluded.low),"
+            " close = excluded.close, volume = candles.volume + excluded.volume,"
+            " quote_volume = candles.quote_volume + excluded.quote_volume,"
+            " trades = candles.trades + excluded.trades",
+        )  # fmt: skip
+        self._ticker_sql = _upsert(
+            "ticker", ("market", "last_price", "last_trade_id", "last_ts", "seq"), ("market",)
+        )
+
+    def ddl(self) -> list[str]:
+        return schema.market_ddl(self.store)
+
+    def reset(self) -> None:
+        self.trades, self.candles, self.ticker = [], {}, {}
+
+    def on_events(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None:
+        candles = self.candles
+        for e in events:
+            if type(e) is not ev.Trade:
+                continue
+            assert isinstance(e, ev.Trade)
+            price, qty, cost = e.price, e.quantity, e.quote_amount
+            self.trades.append(
+                (e.trade_id, e.market, price, qty, cost, e.taker_side.value, ts, seq)
+            )
+            self.ticker[e.market] = (e.market, price, e.trade_id, ts, seq)
+            for span in CANDLE_INTERVALS.values():
+                start = ts - ts % (span * _NS)
+                key = (e.market, span, start)
+                c = candles.get(key)
+                if c is None:
+                    candles[key] = [price, price, price, price, qty, cost, 1]
+                else:
+                    if price > c[1]:
+                        c[1] = price
+                    if price < c[2]:
+                        c[2] = price
+                    c[3] = price
+                    c[4] += qty
+                    c[5] += cost
+                    c[6] += 1
+
+    def write(self) -> None:
+        store = self.store
+        store.copy_rows("trades", schema.TRADE_COLUMNS, self.trades)
+        if self.candles:
+            store.executemany(self._candle_sql, [(*k, *v) for k, v in self.candles.items()])
+        if self.ticker:
+            store.executemany(self._ticker_sql, list(self.ticker.values()))
+
+    def after_flush(self) -> None:
+        self.reset()
+
+
+class LedgerProjector(Projector):
+    """Every balance movement as an entry keyed ``(seq, n)``; the spend asset of each live
+    order is kept in ``ledger_live`` so a restart can still say what a cancel released."""
+
+    name = "ledger"
+    tables = ("ledger", "ledger_live")
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.fold = LedgerFold(self.markets)
+        self.entries: list[tuple[Any, ...]] = []
+
+    def ddl(self) -> list[str]:
+        return schema.ledger_ddl(self.store)
+
+    def reset(self) -> None:
+        rows = self.store.query("SELECT order_id, account, asset FROM ledger_live")
+        self.fold = LedgerFold(self.markets, {int(o): (int(a), s) for o, a, s in rows})
+        self.entries = []
+
+    def on_events(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None:
+        self.entries.extend(self.fold.entries(seq, ts, events))
+
+    def write(self) -> None:
+        store = self.store
+        store.copy_rows("ledger", schema.LEDGER_COLUMNS, self.entries)
+        opened, closed = self.fold.take_changes()
+        if closed:
+            store.executemany("DELETE FROM ledger_live WHERE order_id = ?", [(o,) for o in closed])
+        if opened:
+            store.executemany(
+                "INSERT INTO ledger_live (order_id, account, asset) VALUES (?, ?, ?)",
+                [(o, a, s) for o, (a, s) in opened.items()],
+            )
+
+    def after_flush(self) -> None:
+        self.entries = []
+
+
+PROJECTORS: dict[str, type[Projector]] = {
+    "orders": OrdersProjector,
+    "market": MarketProjector,
+    "ledger": LedgerProjector,
+}

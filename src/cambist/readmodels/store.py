@@ -1,0 +1,162 @@
+"""The SQL store behind the read models: one small interface, SQLite and PostgreSQL behind it.
+
+Projectors and queries write portable SQL with ``?`` placeholders and ``ON CONFLICT`` upserts
+(both engines speak them); the few differences (placeholder style, ``max``/``GREATEST``, the
+integer primary-key type, bulk loading) live here, so the conformance suite can run the same
+projector code on both backends and compare the tables row for row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+Row = tuple[Any, ...]
+
+
+class Store(ABC):
+    """A connection to one read-model database. Not shared between threads at the same time:
+    the projector runner and each query thread open their own (:meth:`reopen`)."""
+
+    dialect: str
+    pk_int: str
+    """The column type of a single-column 64-bit integer primary key."""
+    greatest: str
+    least: str
+    url: str
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row (batched by the driver)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return every row."""
+
+    @abstractmethod
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Append rows to ``table`` as fast as the backend allows (PostgreSQL: COPY)."""
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """A context manager: everything inside commits together or not at all."""
+
+    @abstractmethod
+    def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
+        """The query plan, one line per step (for the docs and the index tests)."""
+
+    @abstractmethod
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (so it picks the indexes the docs show)."""
+
+    @abstractmethod
+    def reopen(self) -> Store:
+        """A new connection to the same database (for another thread or process)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def table_exists(self, table: str) -> bool:
+        if self.dialect == "sqlite":
+            sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        else:
+            sql = (
+                "SELECT 1 FROM information_schema.tables"
+                " WHERE table_schema = current_schema() AND table_name = ?"
+            )
+        return bool(self.query(sql, (table,)))
+
+
+class SqliteStore(Store):
+    """SQLite in WAL mode: one writer and any number of readers, also across processes.
+
+    ``synchronous=NORMAL`` under WAL cannot corrupt the database; a power loss may drop the last
+    transactions, and a projector then simply re-projects them from its (equally older) mark.
+    """
+
+    dialect = "sqlite"
+    pk_int = "INTEGER PRIMARY KEY"
+    greatest = "max"
+    least = "min"
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.url = str(self.path)
+        self.readonly = readonly
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute("PRAGMA cache_size=-65536")
+        self._depth = 0
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            self.conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.conn.execute("COMMIT")
+
+    def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
+        return [str(r[-1]) for r in self.query("EXPLAIN QUERY PLAN " + sql, params)]
+
+    def analyze(self) -> None:
+        self.conn.execute("PRAGMA analysis_limit=2000")  # sampled: milliseconds, not a scan
+        self.conn.execute("ANALYZE")
+
+    def reopen(self) -> SqliteStore:
+        return SqliteStore(self.path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_store(url: str) -> Store:
+    """``postgresql://...`` opens PostgreSQL; anything else is a SQLite file path."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from cambist.readmodels.postgres import PostgresStore
+
+        return PostgresStore(url)
+    return SqliteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
