@@ -10,6 +10,7 @@ resubscribed. Without a shared id, redundant connections are merged by following
 from __future__ import annotations
 
 import zlib
+from bisect import bisect_left, insort
 from decimal import Decimal
 from typing import ClassVar
 
@@ -97,55 +98,72 @@ def checksum(book: L2Book) -> int:
 
 
 class CrcBook(L2Book):
-    """An ``L2Book`` that keeps each level's checksum text beside it.
+    """An ``L2Book`` that keeps each level's checksum text beside it, in price order.
 
     The CRC32 covers 20 levels after every update, but an update changes one or two: the
     text of a level is built when the level changes (price digits once, from the key that
-    stays in the book; quantity digits from the latest size) and the checksum only joins
-    the cached strings in price order, instead of formatting 40 decimals per update.
+    stays in the book; quantity digits from the latest size), prices stay in sorted lists
+    (bisect), and the checksum joins cached strings instead of sorting and formatting 40
+    decimals per update.
     """
 
-    __slots__ = ("atext", "btext")
+    __slots__ = ("apd", "apx", "atext", "bpd", "bpx", "btext")
 
     def __init__(self, depth: int = 0) -> None:
         super().__init__(depth)
-        self.btext: dict[Decimal, tuple[str, str]] = {}
-        self.atext: dict[Decimal, tuple[str, str]] = {}
+        self.btext: dict[Decimal, str] = {}
+        self.atext: dict[Decimal, str] = {}
+        self.bpd: dict[Decimal, str] = {}
+        """Price digits per level, from the price object the book keeps as its key."""
+        self.apd: dict[Decimal, str] = {}
+        self.bpx: list[Decimal] = []
+        """Bid prices, ascending (best last)."""
+        self.apx: list[Decimal] = []
+        """Ask prices, ascending (best first)."""
 
     def clear(self) -> None:
         super().clear()
-        self.btext.clear()
-        self.atext.clear()
+        for d in (self.btext, self.atext, self.bpd, self.apd):
+            d.clear()
+        self.bpx.clear()
+        self.apx.clear()
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
-        for levels, side, text in ((bids, self.bids, self.btext), (asks, self.asks, self.atext)):
+        for levels, side, text, pdig, prices in (
+            (bids, self.bids, self.btext, self.bpd, self.bpx),
+            (asks, self.asks, self.atext, self.apd, self.apx),
+        ):
             for px, sz in levels:
                 if sz:
-                    old = text.get(px)
-                    pd = old[0] if old is not None else _digits(px)
+                    if px in side:
+                        pd = pdig[px]
+                    else:
+                        pd = pdig[px] = _digits(px)
+                        insort(prices, px)
                     side[px] = sz
-                    text[px] = (pd, pd + _digits(sz))
+                    text[px] = pd + _digits(sz)
                 elif px in side:
                     del side[px]
                     del text[px]
+                    del pdig[px]
+                    del prices[bisect_left(prices, px)]
         if self.depth:
             self.truncate(self.depth)
 
     def truncate(self, depth: int) -> None:
-        if len(self.bids) > depth:
-            for px in sorted(self.bids, reverse=True)[depth:]:
-                del self.bids[px]
-                del self.btext[px]
-        if len(self.asks) > depth:
-            for px in sorted(self.asks)[depth:]:
-                del self.asks[px]
-                del self.atext[px]
+        bpx, apx = self.bpx, self.apx
+        while len(bpx) > depth:
+            px = bpx.pop(0)
+            del self.bids[px], self.btext[px], self.bpd[px]
+        while len(apx) > depth:
+            px = apx.pop()
+            del self.asks[px], self.atext[px], self.apd[px]
 
     def checksum(self) -> int:
         """Same value as ``checksum(self)``, from the cached level texts."""
         at, bt = self.atext, self.btext
-        parts = [at[p][1] for p in sorted(at)[:DEPTH]]
-        parts += [bt[p][1] for p in sorted(bt, reverse=True)[:DEPTH]]
+        parts = [at[p] for p in self.apx[:DEPTH]]
+        parts += [bt[p] for p in reversed(self.bpx[-DEPTH:])]
         return zlib.crc32("".join(parts).encode())
 
 
