@@ -155,3 +155,24 @@ def test_engine_duplicate_delivery_is_ignored() -> None:
     before = engine.state_hash()
     assert engine.apply(cmds[-1]) == []
     assert engine.state_hash() == before
+
+
+def test_engine_amounts_beyond_64_bits_rejected_not_accepted() -> None:
+    huge = 2**64
+    cmds = build([(0, 1, 0, True, 0, 3, 0, 0, 0)])
+    engine, _ = run(cmds)
+    seq = cmds[-1].seq
+    probes: list[c.Command] = [
+        c.Deposit(account=1, asset="USD", amount=huge, reference="big"),
+        c.PlaceOrder(account=1, market="BTC-USD", side=Side.BUY, price=huge, quantity=10**3),
+        c.PlaceOrder(
+            account=1, market="BTC-USD", side=Side.BUY, order_type=OrderType.MARKET,
+            quote_quantity=huge,
+        ),
+        c.AmendOrder(account=1, order_id=seq, price=huge),
+    ]  # fmt: skip
+    for i, cmd in enumerate(probes, start=1):
+        cmd.seq, cmd.ts = seq + i, TS0 + (seq + i) * 1_000
+        (event,) = engine.apply(cmd)
+        assert type(event).__name__ == "CommandRejected", event
+    engine.validate_invariants()

@@ -40,7 +40,7 @@ from cambist.domain.events import (
 )
 from cambist.domain.markets import MAX_SCALE, Asset, Market, market_spec_problem
 from cambist.domain.matching import NO_LIMIT, MarketState, MatchingStage
-from cambist.domain.money import ceil_div
+from cambist.domain.money import MAX_UNITS, ceil_div
 from cambist.domain.orders import Order
 from cambist.domain.reasons import Reject
 from cambist.domain.status import check_transition
@@ -166,7 +166,8 @@ class Engine:
             maker_fee_bps=cmd.maker_fee_bps,
             taker_fee_bps=cmd.taker_fee_bps,
         )
-        if base is quote or market_spec_problem(base_scale=base.scale, **spec_fields):
+        too_big = max(cmd.tick, cmd.lot, cmd.max_quantity, cmd.min_notional) > MAX_UNITS
+        if base is quote or too_big or market_spec_problem(base_scale=base.scale, **spec_fields):
             return self._reject(events, 0, Reject.INVALID_MARKET_SPEC, "create_market")
         spec = Market(
             name=cmd.market, base=base.symbol, quote=quote.symbol, base_unit=10**base.scale,
@@ -203,7 +204,7 @@ class Engine:
             return Reject.UNKNOWN_ACCOUNT
         if cmd.asset not in self.assets:
             return Reject.UNKNOWN_ASSET
-        if cmd.amount <= 0:
+        if not 0 < cmd.amount <= MAX_UNITS:
             return Reject.INVALID_AMOUNT
         if cmd.reference:
             seen = self.wallets.references.get(cmd.reference)
@@ -573,8 +574,10 @@ class Engine:
         ms = self.markets[order.market]
         if ms.spec.status is _MS_HALTED:
             return Reject.MARKET_HALTED
-        if cmd.price < 0 or cmd.quantity < 0:
-            return Reject.INVALID_PRICE if cmd.price < 0 else Reject.INVALID_QUANTITY
+        if not 0 <= cmd.price <= MAX_UNITS:
+            return Reject.INVALID_PRICE
+        if not 0 <= cmd.quantity <= MAX_UNITS:
+            return Reject.INVALID_QUANTITY
         price = cmd.price or order.price
         quantity = cmd.quantity or order.quantity
         if price == order.price and quantity == order.quantity:

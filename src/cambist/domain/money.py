@@ -12,6 +12,11 @@ import re
 _DECIMAL = re.compile(r"(-?)(\d{1,40})(?:\.(\d{1,40}))?")
 
 
+MAX_UNITS = 2**63 - 1
+"""The largest amount, price or quantity a command may carry (in minor units): it must fit the
+log's 64-bit integers. With 8 decimals that is about 92 billion whole units."""
+
+
 class DecimalFormatError(ValueError):
     """Text that is not a plain decimal number, or has more decimals than allowed."""
 

@@ -62,10 +62,8 @@ def export_state(engine: Engine) -> dict[str, Any]:
         [account, [[a, b.available, b.reserved] for a, b in sorted(balances.items())]]
         for account, balances in sorted(engine.wallets.accounts.items())
     ]
-    orders = [
-        [_plain(getattr(engine.orders[oid], f)) for f in _ORDER_FIELDS]
-        for oid in sorted(engine.orders)
-    ]
+    live = engine.orders
+    orders = [_order_row(live[oid]) for oid in sorted(live)]
     expiries = sorted(
         (ts, oid)
         for ts, oid in engine.expiries
@@ -86,8 +84,25 @@ def export_state(engine: Engine) -> dict[str, Any]:
     }
 
 
-def _plain(value: object) -> object:
-    return str(value) if isinstance(value, str) else value
+def _order_row(o: Order) -> list[object]:
+    """One order as a row in :data:`_ORDER_FIELDS` order (StrEnums serialise as their text).
+
+    Written out field by field: this runs once per open order, a million times for a large book.
+    """
+    return [
+        o.order_id, o.account, o.market, o.side, o.order_type, o.time_in_force, o.price,
+        o.quantity, o.remaining, o.quote_quantity, o.stop_price, o.expire_ts, o.post_only,
+        o.client_order_id, o.stp, o.created_ts, o.filled, o.filled_quote, o.reserved, o.budget,
+        o.status,
+    ]  # fmt: skip
+
+
+_SIDES = {m.value: m for m in Side}
+_TYPES = {m.value: m for m in OrderType}
+_TIFS = {m.value: m for m in TimeInForce}
+_STPS = {m.value: m for m in SelfTradePrevention}
+_STATUSES = {m.value: m for m in OrderStatus}
+_BUDGETED_TYPES = (OrderType.MARKET, OrderType.STOP_MARKET)
 
 
 def snapshot(engine: Engine) -> bytes:
@@ -125,8 +140,9 @@ def restore(data: bytes) -> Engine:
         spec = specs[entry["name"]] = Market(**{f: entry[f] for f in _MARKET_FIELDS})
         spec.status = MarketStatus(entry["status"])
     for row in state["orders"]:
-        fields = dict(zip(_ORDER_FIELDS, row, strict=True))
-        order = _restore_order(engine, specs, fields)
+        if len(row) != len(_ORDER_FIELDS):
+            raise ValueError(f"snapshot order row has {len(row)} fields, not {len(_ORDER_FIELDS)}")
+        order = _restore_order(engine, specs, row)
         engine.orders[order.order_id] = order
         engine.account_orders[order.account][order.order_id] = order
         if order.client_order_id:
@@ -146,28 +162,26 @@ def restore(data: bytes) -> Engine:
     return engine
 
 
-def _restore_order(engine: Engine, specs: dict[str, Market], f: dict[str, Any]) -> Order:
-    base, quote = specs[f["market"]].base, specs[f["market"]].quote
-    is_buy = f["side"] == "buy"
-    wallets = engine.wallets
-    base_bal, quote_bal = wallets.balance(f["account"], base), wallets.balance(f["account"], quote)
+def _restore_order(engine: Engine, specs: dict[str, Market], row: list[Any]) -> Order:
+    """Rebuild one order from its :func:`_order_row` (dict look-ups, not Enum calls: a restore of
+    a million orders spends its time here)."""
+    (order_id, account, market, side, order_type, tif, price, quantity, remaining,
+     quote_quantity, stop_price, expire_ts, post_only, client_order_id, stp, created_ts, filled,
+     filled_quote, reserved, budget, status) = row  # fmt: skip
+    spec = specs[market]
+    is_buy = side == "buy"
+    balances = engine.wallets.accounts[account]
+    base_bal, quote_bal = balances[spec.base], balances[spec.quote]
     order = Order(
-        order_id=f["order_id"], account=f["account"], market=f["market"], side=Side(f["side"]),
-        order_type=OrderType(f["order_type"]), time_in_force=TimeInForce(f["time_in_force"]),
-        price=f["price"], quantity=f["quantity"], quote_quantity=f["quote_quantity"],
-        stop_price=f["stop_price"], expire_ts=f["expire_ts"], post_only=f["post_only"],
-        client_order_id=f["client_order_id"], stp=SelfTradePrevention(f["stp"]),
-        created_ts=f["created_ts"], spend=quote_bal if is_buy else base_bal,
-        receive=base_bal if is_buy else quote_bal,
+        order_id, account, market, _SIDES[side], _TYPES[order_type], _TIFS[tif], price,
+        quantity, quote_quantity, stop_price, expire_ts, post_only, client_order_id,
+        _STPS[stp], created_ts, quote_bal if is_buy else base_bal,
+        base_bal if is_buy else quote_bal,
     )  # fmt: skip
-    order.remaining, order.filled, order.filled_quote = (
-        f["remaining"],
-        f["filled"],
-        f["filled_quote"],
-    )
-    order.reserved, order.budget = f["reserved"], f["budget"]
-    order.budgeted = is_buy and order.order_type in (OrderType.MARKET, OrderType.STOP_MARKET)
-    order.status = OrderStatus(f["status"])
+    order.remaining, order.filled, order.filled_quote = remaining, filled, filled_quote
+    order.reserved, order.budget = reserved, budget
+    order.budgeted = is_buy and order.order_type in _BUDGETED_TYPES
+    order.status = _STATUSES[status]
     return order
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cambist.domain.commands import PlaceOrder
 from cambist.domain.matching import MarketState
+from cambist.domain.money import MAX_UNITS
 from cambist.domain.reasons import Reject
 from cambist.domain.types import OrderType, Side, TimeInForce
 
@@ -52,6 +53,14 @@ def price_problem(ms: MarketState, price: int, *, check_band: bool) -> Reject | 
 
 def place_problem(cmd: PlaceOrder, ms: MarketState) -> Reject | None:
     """Why ``cmd`` cannot be accepted in ``ms`` as it stands, or None."""
+    if cmd.price > MAX_UNITS or cmd.price < 0:
+        return Reject.INVALID_PRICE
+    if cmd.stop_price > MAX_UNITS or cmd.stop_price < 0:
+        return Reject.INVALID_STOP_PRICE
+    if cmd.quote_quantity > MAX_UNITS:
+        return Reject.INVALID_AMOUNT
+    if not 0 <= cmd.expire_ts <= MAX_UNITS:
+        return Reject.INVALID_EXPIRE_TIME
     spec = ms.spec
     order_type, tif = cmd.order_type, cmd.time_in_force
     is_stop = order_type in _STOP_TYPES
