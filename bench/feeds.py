@@ -256,7 +256,12 @@ def latency(rate: float, seconds: float) -> dict[str, float]:
         assert emu.stdout is not None
         port = json.loads(emu.stdout.readline())["port"]
         sink = TimedSink()
-        totals = asyncio.run(_latency_run(port, seconds, sink))
+        try:  # the gate CLI runs on uvloop when it is installed; measure the same loop
+            import uvloop
+
+            totals = uvloop.run(_latency_run(port, seconds, sink))
+        except ImportError:
+            totals = asyncio.run(_latency_run(port, seconds, sink))
         emu.wait(timeout=30)
         sent = json.loads(sends.read_text())
     lat = sorted((sink.appended[k] - v) / 1e6 for k, v in sent.items() if k in sink.appended)
