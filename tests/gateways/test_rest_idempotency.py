@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,9 @@ def test_concurrent_retries_make_one_order(server: RunningServer, admin: Client)
     made = admin.create_account("conc")
     admin.deposit(made["account_id"], "USD", "1000", "conc-usd")
     clients = [server.client(made["api_key"], made["api_secret"]) for _ in range(6)]
+    base = time.time_ns() // 1_000_000
+    for i, c in enumerate(clients):  # identical requests must not share a signature (replay)
+        c._last_ts = base + 10 * i
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         answers = list(
             pool.map(

@@ -191,8 +191,12 @@ def test_min_sequence_read_waits_for_position(pair: tuple[Client, Client]) -> No
     assert got["order_id"] == placed["order"]["order_id"]
 
 
-def test_min_sequence_beyond_log_times_out_503(server: RunningServer, admin: Client) -> None:
+def test_min_sequence_beyond_log_is_400(server: RunningServer, admin: Client) -> None:
     alice, _ = server.trader(admin)
     with pytest.raises(ApiError) as err:
         alice.request("GET", "/balances", params={"min_sequence": 10**12})
-    assert (err.value.status, err.value.code) == (503, "not_caught_up")
+    assert (err.value.status, err.value.code, err.value.field) == (
+        400,
+        "invalid_parameter",
+        "min_sequence",
+    )

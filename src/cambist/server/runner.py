@@ -9,12 +9,15 @@ serve. Shutdown on SIGINT/SIGTERM: stop accepting, let in-flight commands finish
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from cambist.gateways.rest.view import View
 from cambist.log.journal import read_commands
 from cambist.node import Applied, Node
 from cambist.server.config import ServeConfig
+from cambist.server.projectors import ServeProjectors, start_history
 
 log = structlog.get_logger("cambist.serve")
 
@@ -96,6 +100,25 @@ def build_view(node: Node, data_dir: Path, cfg: ServeConfig) -> View:
     return view
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM after serving, which would kill the process before
+    the node writes its shutdown snapshot; here a signal only asks the server to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
 @dataclass(slots=True)
 class AdminKey:
     api_key: str
@@ -143,6 +166,7 @@ async def run_server(
         snapshot_interval_s=cfg.snapshot_interval_s,
     )  # fmt: skip
     store = KeyStore(data_dir / "gateway.sqlite")
+    projectors: ServeProjectors | None = None
     try:
         view = await asyncio.to_thread(build_view, node, data_dir, cfg)
         gw_cfg = GatewayConfig(
@@ -150,7 +174,8 @@ async def run_server(
             max_body=cfg.max_body, keep_closed_orders=cfg.keep_closed_orders,
             min_sequence_timeout_s=cfg.min_sequence_timeout_s,
         )  # fmt: skip
-        gateway = Gateway(node, view, store, gw_cfg)
+        projectors, hook = await start_history(node, view, data_dir, cfg.min_sequence_timeout_s)
+        gateway = Gateway(node, view, store, gw_cfg, table_hook=hook)
         gateway.start()
         admin = await seed_new_directory(gateway, cfg)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -159,7 +184,7 @@ async def run_server(
         sock.listen(4096)
         port = sock.getsockname()[1]
         url = f"http://{cfg.host}:{port}"
-        server = uvicorn.Server(
+        server = _Server(
             uvicorn.Config(
                 gateway.app, loop="none", http="httptools", lifespan="off", access_log=False,
                 log_config=None, log_level="warning", timeout_graceful_shutdown=10,
@@ -178,6 +203,8 @@ async def run_server(
         await server.serve(sockets=[sock])
         await gateway.stop()
     finally:
+        if projectors is not None:
+            await projectors.stop()
         await node.close()
         store.close()
         log.info("serve.stopped", sequence=node.engine.last_seq)

@@ -26,7 +26,7 @@ from cambist.domain.events import CommandRejected
 from cambist.domain.reasons import Reject
 from cambist.gateways.rest import wire
 from cambist.gateways.rest.app import Request, Response, decode_body, json_response
-from cambist.gateways.rest.convert import market_out, units
+from cambist.gateways.rest.convert import MAX_UNITS, market_out, units
 from cambist.gateways.rest.errors import ApiError, rejected
 from cambist.gateways.rest.keystore import KeyStore
 from cambist.gateways.rest.sequencer import Sequencer
@@ -128,11 +128,12 @@ class Admin:
                 await self.run(CreateAsset(asset=asset, scale=scale))
         bs, qs = self.view.assets[body.base], self.view.assets[body.quote]
         lot = units(body.lot, bs, "quantity")
+        default_max = min(lot * 10**9, MAX_UNITS // max(lot, 1) * lot)
         applied = await self.run(
             CreateMarket(
                 market=name, base=body.base, quote=body.quote, tick=units(body.tick, qs, "price"),
                 lot=lot, min_quantity=units(body.min_quantity, bs, "quantity") or lot,
-                max_quantity=units(body.max_quantity, bs, "quantity") or lot * 10**9,
+                max_quantity=units(body.max_quantity, bs, "quantity") or default_max,
                 min_notional=units(body.min_notional, qs, "amount"), band_bps=body.band_bps,
                 maker_fee_bps=body.maker_fee_bps, taker_fee_bps=body.taker_fee_bps,
             )
@@ -188,7 +189,7 @@ class Admin:
     async def status(self, req: Request) -> Response:
         engine_pos = int(getattr(self.node.engine, "last_seq", 0))
         out = wire.StatusOut(
-            log_position=int(getattr(getattr(self.node, "journal", None), "last_seq", engine_pos)),
+            log_position=int(getattr(getattr(self.node, "journal", None), "last_seq", 0)),
             engine_position=engine_pos,
             view_position=self.view.last_seq,
             projectors=[],

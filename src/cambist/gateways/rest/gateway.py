@@ -57,9 +57,15 @@ class Gateway:
         clock: Callable[[], int] = time.time_ns,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        table_hook: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         self.node, self.view, self.store, self.config = node, view, store, config
         self.metrics = Metrics()
+        journal = getattr(node, "journal", None)
+        self.log_position: Callable[[], int] = (
+            (lambda: int(journal.last_seq)) if journal is not None
+            else (lambda: int(node.engine.last_seq))
+        )  # fmt: skip
         self.state = "starting"
         self.sequencer = Sequencer(node, view, store, self.metrics, max_batch=config.max_batch)
         self.auth = Authenticator(
@@ -77,7 +83,7 @@ class Gateway:
                     lambda: self.sequencer.depth))  # fmt: skip
         m.add(Gauge("cambist_view_feed_depth", "Applied commands not yet folded into the view",
                     self.sequencer.subscription.qsize))  # fmt: skip
-        self.table = self._table()
+        self.table = self._table() if table_hook is None else table_hook(self._table())
         self.openapi = msgspec.json.encode(build_openapi([(*r[:3], r[4]) for r in self.table]))
         routes = [Route(method, path, self._wrap(method, access, h), access)
                   for method, path, access, h, _ in self.table]  # fmt: skip
@@ -108,6 +114,9 @@ class Gateway:
         async def read(req: Request) -> Response:
             if "min_sequence" in req.query:
                 wanted = int_param(req.query, "min_sequence", 0, 0, 2**63)
+                if wanted > self.log_position():
+                    raise ApiError("invalid_parameter", f"sequence {wanted} is beyond the log",
+                                   "min_sequence")  # fmt: skip
                 if not await self.sequencer.wait_view(wanted, timeout):
                     raise ApiError("not_caught_up", f"sequence {wanted} not reached in time")
             return await handler(req)

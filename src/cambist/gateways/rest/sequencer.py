@@ -19,6 +19,7 @@ from cambist.domain.events import CommandRejected
 from cambist.gateways.rest.keystore import IdemRecord, KeyStore
 from cambist.gateways.rest.metrics import Metrics
 from cambist.gateways.rest.view import AppliedLike, View
+from cambist.log.errors import CodecError
 
 
 class NodeLike(Protocol):
@@ -127,7 +128,7 @@ class Sequencer:
             self.catch_up()
             if self.view.last_seq < last and not await self.wait_view(last, timeout=30.0):
                 raise RuntimeError(f"the view did not reach sequence {last}")
-        except (ValueError, TypeError, OverflowError) as exc:
+        except (CodecError, ValueError, TypeError, OverflowError) as exc:
             # Refused while encoding, before anything was journaled (the gateway's validation
             # should make this unreachable): fail this batch only.
             for f in futs:

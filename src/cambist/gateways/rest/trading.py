@@ -65,7 +65,7 @@ class Trading:
         self.view = view
         self.store = store
         self.sequencer = sequencer
-        self.inflight: dict[tuple[int, str], asyncio.Future[Response]] = {}
+        self.inflight: dict[tuple[int, str], tuple[bytes, asyncio.Future[Response]]] = {}
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -130,6 +130,13 @@ class Trading:
             )
         account = req.account
         digest = hashlib.sha256(req.body).digest()
+        running = self.inflight.get((account, key))
+        if running is not None:  # the same key is being answered right now: share its answer
+            if running[0] != digest:
+                raise ApiError(
+                    "idempotency_key_conflict", "this Idempotency-Key was used with another body"
+                )
+            return await asyncio.shield(running[1])
         rec = self.store.idem_get(account, key)
         if rec is not None:
             if rec.body_hash != digest:
@@ -138,22 +145,22 @@ class Trading:
                 )
             if rec.status:
                 return Response(rec.status, rec.answer)
-            running = self.inflight.get((account, key))
-            if running is not None:
-                return await asyncio.shield(running)
             recovered = self.recover(rec)
             if recovered is not None:
                 return recovered
-        cmd = self.place_command(body, account)
-        if not cmd.client_order_id:
-            cmd.client_order_id = key  # the key rides in the sequenced command itself
-        rec = IdemRecord(account, key, digest, cmd.client_order_id, self.view.last_seq)
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self.inflight[(account, key)] = fut
+        self.inflight[(account, key)] = (digest, fut)
         try:
+            cmd = self.place_command(body, account)
+            if not cmd.client_order_id:
+                cmd.client_order_id = key  # the key rides in the sequenced command itself
+            rec = IdemRecord(account, key, digest, cmd.client_order_id, self.view.last_seq)
             resp = self.placed(await self.sequencer.submit(cmd, rec))
             self.remember(rec, resp)
             fut.set_result(resp)
+        except ApiError as err:  # refused before sequencing: nothing to remember
+            fut.set_result(Response(err.status, err.body(), headers=err.headers))
+            raise
         except BaseException as exc:
             fut.set_exception(exc)
             fut.exception()  # retrieved: a waiting retry re-raises it, nobody else must

@@ -1,0 +1,273 @@
+"""Running the read-model projectors: inside ``cambist serve`` and as separate processes.
+
+The journal stores commands; events come from the engine. So a projector process derives its
+events by folding the journal's commands through its own :class:`Engine`, started from the newest
+snapshot at or below the lowest mark of the projectors it runs (the engine is deterministic: the
+same log gives the same events the serving node published). This module may import the engine;
+:mod:`cambist.readmodels` may not (tests/test_import_rules.py).
+
+Inside ``cambist serve`` the projectors consume the node's subscription instead, after catching
+up from the journal to where the node was when they started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from cambist.domain.engine import Engine
+from cambist.gateways.rest.view import View
+from cambist.log.journal import decode_with_context, read_commands
+from cambist.log.recovery import gc_paused, recover
+from cambist.log.segments import WATERMARK_FILE, Cursor, Watermark
+from cambist.node import Applied, Node
+from cambist.readmodels.runner import DEFAULT_BATCH, ProjectorGroup, marks
+from cambist.readmodels.store import Store, open_store
+
+log = structlog.get_logger("cambist.projectors")
+
+READMODELS_FILE = "readmodels.sqlite"
+URL_ENV = "CAMBIST_READMODELS_URL"
+ENABLED_ENV = "CAMBIST_PROJECTORS"
+
+
+def default_url(data_dir: Path) -> str:
+    """``$CAMBIST_READMODELS_URL`` (e.g. a ``postgresql://`` URL), else SQLite in the data dir."""
+    return os.environ.get(URL_ENV) or str(Path(data_dir) / READMODELS_FILE)
+
+
+def engine_at(data_dir: Path, seq: int) -> Engine:
+    """The engine state right after ``seq`` (newest snapshot at or below it, then replay)."""
+    engine = recover(data_dir, to_seq=seq).engine
+    if engine.last_seq != seq:
+        raise RuntimeError(
+            f"the journal in {data_dir} ends at {engine.last_seq}, before the read models'"
+            f" mark {seq}: they belong to another journal (rebuild them)"
+        )
+    return engine
+
+
+def journal_stream(data_dir: Path, after: int, to_seq: int | None = None) -> Iterator[Applied]:
+    """Applied commands after ``after`` up to ``to_seq`` (or the committed end), with events."""
+    engine = engine_at(data_dir, after)
+    wm = Watermark(data_dir / WATERMARK_FILE, writable=False)
+    try:
+        for cmd in read_commands(data_dir, after + 1, to_seq, limit=wm.read):
+            yield Applied(cmd.seq, cmd.ts, cmd, engine.apply(cmd))
+    finally:
+        wm.close()
+
+
+def catch_up(
+    group: ProjectorGroup,
+    data_dir: Path,
+    to_seq: int | None = None,
+    *,
+    batch: int = DEFAULT_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Project the journal from the group's lowest mark to ``to_seq``; return commands read."""
+    n = 0
+    with gc_paused():
+        for a in journal_stream(data_dir, group.low_mark, to_seq):
+            group.apply(a)
+            n += 1
+            if group.pending >= batch:
+                group.flush()
+                if progress is not None:
+                    progress(a.seq)
+    group.flush()
+    group.store.analyze()
+    if progress is not None:
+        progress(group.low_mark)
+    return n
+
+
+def follow(
+    group: ProjectorGroup,
+    data_dir: Path,
+    stop: threading.Event,
+    *,
+    batch: int = DEFAULT_BATCH,
+    poll_s: float = 0.005,
+) -> None:
+    """Tail the journal forever (until ``stop``): fold, project, flush whenever the tail is
+    reached or ``batch`` commands are waiting (``cambist projector run``)."""
+    engine = engine_at(data_dir, group.low_mark)
+    wm_path = data_dir / WATERMARK_FILE
+    while not wm_path.exists() and not stop.is_set():
+        time.sleep(poll_s)
+    wm = Watermark(wm_path, writable=False)
+    cursor = Cursor(data_dir, group.low_mark + 1, wm.read)
+    last_analyze = time.monotonic()
+    try:
+        while not stop.is_set():
+            rec = cursor.next_record()
+            if rec is None:
+                group.flush()
+                if time.monotonic() - last_analyze > 600:
+                    group.store.analyze()
+                    last_analyze = time.monotonic()
+                stop.wait(poll_s)
+                continue
+            info, payload = rec
+            assert cursor.path is not None
+            for cmd in decode_with_context(
+                cursor.path, info.offset, payload, info.first_seq, info.ts
+            ):
+                if cmd.seq > engine.last_seq:
+                    group.apply(Applied(cmd.seq, cmd.ts, cmd, engine.apply(cmd)))
+            if group.pending >= batch:
+                group.flush()
+        group.flush()
+    finally:
+        cursor.close()
+        wm.close()
+
+
+class ServeProjectors:
+    """The projectors of ``cambist serve``: catch up from the journal, then follow the node.
+
+    Database work runs in a worker thread (one at a time), so the event loop never waits on it;
+    :meth:`wait_for` lets a read endpoint answer only once the read models reached a sequence.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        data_dir: Path,
+        url: str | None = None,
+        names: Sequence[str] = ("all",),
+        *,
+        batch: int = DEFAULT_BATCH,
+    ) -> None:
+        self.node = node
+        self.data_dir = Path(data_dir)
+        self.url = url or default_url(self.data_dir)
+        self.names = names
+        self.batch = batch
+        self.group: ProjectorGroup | None = None
+        self.queue: asyncio.Queue[Applied] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.position = 0
+        self.error: BaseException | None = None
+        self._changed = asyncio.Event()
+        self._lock = threading.Lock()
+
+    def read_store(self) -> Store:
+        """A new connection for queries (one per query thread)."""
+        return open_store(self.url)
+
+    async def start(self) -> None:
+        self.queue = self.node.subscribe()
+        target = self.node.engine.last_seq
+        self.group = await asyncio.to_thread(
+            lambda: ProjectorGroup(open_store(self.url), self.names).open()
+        )
+        self.position = self.group.committed
+        self.task = asyncio.ensure_future(self._run(target))
+
+    async def _run(self, target: int) -> None:
+        group, queue = self.group, self.queue
+        assert group is not None and queue is not None
+        try:
+            if group.low_mark < target:
+                log.info("projectors.catching_up", mark=group.low_mark, target=target)
+                await asyncio.to_thread(catch_up, group, self.data_dir, target, batch=self.batch)
+                self._advanced(group.committed)
+            while True:
+                items = [await queue.get()]
+                while len(items) < self.batch and not queue.empty():
+                    items.append(queue.get_nowait())
+                await asyncio.to_thread(self._project, group, items)
+                self._advanced(group.committed)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            log.error("projectors.failed", error=repr(exc))
+            self._changed.set()
+
+    def _project(self, group: ProjectorGroup, items: list[Applied]) -> None:
+        with self._lock:  # stop() may run one while a cancelled task's thread still finishes
+            for a in items:
+                group.apply(a)
+            group.flush()
+
+    def _advanced(self, position: int) -> None:
+        self.position = position
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_for(self, seq: int, timeout: float) -> bool:
+        """True once every projector has committed ``seq``; False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.position < seq:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.error is not None:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    def status(self) -> list[tuple[str, int, int]]:
+        """(name, committed position, lag in commands behind the engine) per projector."""
+        head = self.node.engine.last_seq
+        if self.group is None:
+            return []
+        return [(p.name, p.mark - p.pending, head - (p.mark - p.pending))
+                for p in self.group.projectors]  # fmt: skip
+
+    async def stop(self) -> None:
+        """Project what the node already published, then close."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        group, queue = self.group, self.queue
+        if group is not None:
+            items: list[Applied] = []
+            while queue is not None and not queue.empty():
+                items.append(queue.get_nowait())
+            if self.error is None:
+                await asyncio.to_thread(self._project, group, items)
+            group.store.close()
+        if queue is not None:
+            self.node.unsubscribe(queue)
+
+
+def status_rows(url: str, data_dir: Path | None) -> list[tuple[str, int, int | None]]:
+    """(name, position, lag) from the marks table; lag needs the journal's committed end."""
+    store = open_store(url)
+    try:
+        found = marks(store)
+    finally:
+        store.close()
+    head: int | None = None
+    if data_dir is not None and (Path(data_dir) / WATERMARK_FILE).exists():
+        wm = Watermark(Path(data_dir) / WATERMARK_FILE, writable=False)
+        head = wm.read()
+        wm.close()
+    return [(n, s, None if head is None else head - s) for n, (s, _) in found.items()]
+
+
+async def start_history(
+    node: Node, view: View, data_dir: Path, timeout_s: float
+) -> tuple[ServeProjectors, Callable[[list[Any]], list[Any]]]:
+    """Start the projectors of ``cambist serve``; return them and the gateway's route hook
+    that serves the history endpoints from their tables."""
+    from cambist.gateways.rest.history import History
+
+    projectors = ServeProjectors(node, data_dir)
+    await projectors.start()
+    return projectors, History(view, projectors, timeout_s, time.time_ns).override
