@@ -36,6 +36,9 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+run: $(STAMP)
+	$(BIN)/cambist serve --data-dir $(DATA_DIR)
+
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/engine.py
 
