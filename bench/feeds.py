@@ -294,8 +294,15 @@ def main() -> None:
     total = gate_total(n // 5, 3.0 if args.quick else 10.0)
     print(f"gate total (all cores, mixed venues/types): {total:,.0f} msgs/s")
     b = recs["binance"]
-    cf = cryptofeed_rate(b["trades"], b["book"], b["setup"][0])
+    # the machine is shared: alternate cryptofeed and the gate on the same messages a few
+    # times and keep each one's best, so the ratio compares like with like
+    cf = {"trades": 0.0, "book": 0.0}
     ours = {k: per[f"binance.{k}"] for k in ("trades", "book")}
+    for _ in range(3):
+        for k, v in cryptofeed_rate(b["trades"], b["book"], b["setup"][0]).items():
+            cf[k] = max(cf[k], v)
+        for k, best in list(ours.items()):
+            ours[k] = max(best, throughput("binance", k, b[k], b["setup"]))
     cf_all = 2 / (1 / cf["trades"] + 1 / cf["book"])
     ours_all = 2 / (1 / ours["trades"] + 1 / ours["book"])
     for k in ("trades", "book"):
