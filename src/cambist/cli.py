@@ -7,6 +7,7 @@ import typer
 from cambist import __version__
 from cambist.feeds.cli import register as register_feeds
 from cambist.log.cli import register as register_log
+from cambist.projector_cli import register as register_projectors
 from cambist.serve_cli import register as register_serve
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cambist exchange platform.")
@@ -21,6 +22,7 @@ def version() -> None:
 register_log(app)
 register_feeds(app)
 register_serve(app)
+register_projectors(app)
 
 
 def main() -> None:

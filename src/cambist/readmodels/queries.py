@@ -264,18 +264,21 @@ def ticker(store: Store, market: str, now: int) -> Ticker:
     )
 
 
-def ledger_sums(store: Store) -> dict[tuple[int, str], tuple[int, int]]:
-    """(account, asset) -> (available, reserved) summed over the whole ledger."""
+def ledger_sums(store: Store, up_to: int = 2**62) -> dict[tuple[int, str], tuple[int, int]]:
+    """(account, asset) -> (available, reserved) summed over the ledger up to a sequence."""
     rows = store.query(
         "SELECT account, asset, SUM(available_delta), SUM(reserved_delta) FROM ledger"
-        " GROUP BY account, asset"
+        " WHERE seq <= ? GROUP BY account, asset",
+        (up_to,),
     )
     return {(int(a), str(s)): (int(av), int(rv)) for a, s, av, rv in rows}
 
 
-def fill_fee_sums(store: Store) -> dict[str, int]:
-    """fee asset -> the fees of every fill."""
-    rows = store.query("SELECT fee_asset, SUM(fee) FROM fills GROUP BY fee_asset")
+def fill_fee_sums(store: Store, up_to: int = 2**62) -> dict[str, int]:
+    """fee asset -> the fees of every fill up to a sequence."""
+    rows = store.query(
+        "SELECT fee_asset, SUM(fee) FROM fills WHERE seq <= ? GROUP BY fee_asset", (up_to,)
+    )
     return {str(a): int(f) for a, f in rows}
 
 
