@@ -61,13 +61,15 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 "duration in (0, 300], rate in [0, 200000], ceiling in (0, 60]"
             )
-        target = url or json.loads((data_dir / SERVE_FILE).read_text())["url"]
+        served = json.loads((data_dir / SERVE_FILE).read_text()) if url is None else {}
+        target = url or served["url"]
         if not target.startswith(("http://127.", "http://localhost")):
             raise typer.BadParameter("the load generator only targets this machine (127.0.0.0/8)")
         key = json.loads((data_dir / ADMIN_KEY_FILE).read_text())
         cfg = LoadConfig(
             url=target, admin_key=key["api_key"], admin_secret=key["api_secret"], rate=rate,
             duration_s=duration, accounts=accounts, connections=connections, ceiling_s=ceiling,
+            server_pid=int(served.get("pid", 0)),
         )  # fmt: skip
         result = run_loadtest(cfg)
         typer.echo(json.dumps(result) if as_json else report(result))

@@ -8,7 +8,6 @@ clock; keep one client per key below that, or use several keys).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import time
@@ -33,7 +32,7 @@ def sign(secret: str | bytes, timestamp: str, method: str, path: str, body: byte
     """Lowercase hex HMAC-SHA256 of ``timestamp + METHOD + path-with-query + body``."""
     key = secret.encode() if isinstance(secret, str) else secret
     message = timestamp.encode() + method.encode() + path.encode() + body
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()
 
 
 def signed_headers(

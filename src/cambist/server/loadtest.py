@@ -12,13 +12,14 @@ ceiling on this machine, and reports order throughput as a ratio of it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
+import os
 import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,9 @@ class LoadConfig:
     taker_share: float = 0.1
     ceiling_s: float = 3.0
     seed: int = 1
+    server_pid: int = 0
+    """When known (``serve.json``), the server's CPU time per request is reported too: on a
+    shared machine it is steadier than throughput."""
 
 
 @dataclass(slots=True)
@@ -120,8 +124,8 @@ class LoadGenerator:
         now = time.time_ns() // 1_000_000
         t.last_ts = now if now > t.last_ts else t.last_ts + 1
         ts = str(t.last_ts)
-        sig = hmac.new(t.secret, ts.encode() + method.encode() + path.encode() + body,
-                       hashlib.sha256).hexdigest()  # fmt: skip
+        sig = hmac.digest(t.secret, ts.encode() + method.encode() + path.encode() + body,
+                          "sha256").hex()  # fmt: skip
         headers = {"CAMBIST-KEY": t.key, "CAMBIST-TIMESTAMP": ts, "CAMBIST-SIGNATURE": sig}
         return build_request(method, path, self.hostport, body, headers)
 
@@ -251,11 +255,18 @@ class LoadGenerator:
         cfg = self.cfg
         await self._open(cfg.connections)
         time_req = build_request("GET", "/api/v1/time", self.hostport).decode()
+        cpu0 = cpu_seconds(cfg.server_pid)
         ceiling = await self.closed_loop(cfg.ceiling_s, lambda: ("GET", time_req, b"", None))
+        cpu1 = cpu_seconds(cfg.server_pid)
         if cfg.rate > 0:
             orders = await self.open_loop(cfg.rate, cfg.duration_s)
         else:
             orders = await self.closed_loop(cfg.duration_s, self.next_order)
+        cpu2 = cpu_seconds(cfg.server_pid)
+
+        def per_request(cpu: float, res: Result) -> float:
+            return round(cpu / res.sent * 1e6, 1) if cfg.server_pid and res.sent else 0.0
+
         for conn in self.idle:
             conn.close()
         o, c = orders.summary(), ceiling.summary()
@@ -269,7 +280,18 @@ class LoadGenerator:
             "p999_ms": o["p999_ms"], "max_ms": o["max_ms"],
             "ceiling_req_per_s": c["per_s"], "ceiling_p99_ms": c["p99_ms"],
             "ratio": round(o["per_s"] / c["per_s"], 3) if c["per_s"] else 0.0,
+            "server_cpu_us_per_order": per_request(cpu2 - cpu1, orders),
+            "server_cpu_us_per_time_req": per_request(cpu1 - cpu0, ceiling),
         }  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a local process (0.0 when it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_loadtest(cfg: LoadConfig) -> dict[str, Any]:
@@ -292,5 +314,7 @@ def report(result: dict[str, Any]) -> str:
         f"  p99.9 {result['p999_ms']}  max {result['max_ms']}",
         f"ceiling GET /api/v1/time: {result['ceiling_req_per_s']:.0f} req/s; "
         f"ratio orders/ceiling {result['ratio']}",
+        f"server CPU per request: order {result['server_cpu_us_per_order']} us, "
+        f"GET /time {result['server_cpu_us_per_time_req']} us",
     ]
     return "\n".join(lines) + "\n" + json.dumps(result)

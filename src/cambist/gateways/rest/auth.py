@@ -7,7 +7,6 @@ generations), after which their timestamp alone refuses them.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import time
@@ -20,7 +19,7 @@ from cambist.gateways.rest.keystore import ApiKey, KeyStore
 def sign(secret: bytes, timestamp: str, method: str, path: str, body: bytes) -> str:
     """The lowercase hex HMAC-SHA256 a client sends as ``CAMBIST-SIGNATURE``."""
     message = timestamp.encode() + method.encode() + path.encode() + body
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret, message, "sha256").hex()
 
 
 class ReplayGuard:
@@ -116,7 +115,7 @@ class Authenticator:
                 "stale_timestamp", f"timestamp is more than {self.skew_ms} ms from server time"
             )
         message = timestamp + method.encode() + path + body
-        expected = hmac.new(api_key.secret, message, hashlib.sha256).hexdigest().encode()
+        expected = hmac.digest(api_key.secret, message, "sha256").hex().encode()
         if not hmac.compare_digest(expected, signature.lower()):
             raise ApiError("invalid_signature", "signature does not match the request")
         if self.replays.seen(expected, now):

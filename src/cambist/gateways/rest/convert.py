@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from cambist.domain.money import DecimalFormatError, format_units, parse_units
 from cambist.domain.reasons import Reject
+from cambist.domain.types import OrderStatus
 from cambist.gateways.rest import wire
 from cambist.gateways.rest.errors import ApiError
 from cambist.gateways.rest.view import FillRec, MarketView, OrderState, PublicTrade, iso
@@ -28,12 +29,25 @@ _FORMAT_CODE = {
     "amount": (Reject.INVALID_AMOUNT, Reject.INVALID_AMOUNT),
 }
 _PLAIN = re.compile(r"\d{1,40}(?:\.\d{1,40})?")
+_POW10: list[int] = [10**i for i in range(40)]
 
 
 def units(text: str | None, scale: int, field: str) -> int:
-    """Parse a non-negative decimal string into minor units (0 for None)."""
+    """Parse a non-negative decimal string into minor units (0 for None).
+
+    The hot path (text already matched the wire pattern ``digits[.digits]``) is a split and two
+    ``int`` calls; anything else goes through :func:`parse_units` for the exact error.
+    """
     if text is None:
         return 0
+    whole, dot, frac = text.partition(".")
+    if (
+        whole.isascii() and whole.isdigit() and len(whole) <= 20
+        and (not dot or (frac.isascii() and frac.isdigit() and len(frac) <= scale))
+    ):  # fmt: skip
+        value = int(whole) * _POW10[scale] + (int(frac) * _POW10[scale - len(frac)] if frac else 0)
+        if value <= MAX_UNITS:
+            return value
     bad_text, bad_grid = _FORMAT_CODE.get(field, ("invalid_field", "invalid_field"))
     if _PLAIN.fullmatch(text) is None:
         raise ApiError(str(bad_text), f"{field} must be a non-negative decimal string", field)
@@ -46,6 +60,16 @@ def units(text: str | None, scale: int, field: str) -> int:
     if value > MAX_UNITS:
         raise ApiError(str(bad_text), f"{field} is too large", field)
     return value
+
+
+def fmt(value: int, scale: int) -> str:
+    """:func:`format_units` for non-negative values, without the sign handling (hot path)."""
+    if value < 0:
+        return format_units(value, scale)
+    if scale == 0:
+        return str(value)
+    whole, frac = divmod(value, _POW10[scale])
+    return f"{whole}.{frac:0{scale}d}"
 
 
 def parse_time(text: str, field: str) -> int:
@@ -64,16 +88,16 @@ def parse_time(text: str, field: str) -> int:
 
 
 def _opt(value: int, scale: int) -> str | None:
-    return format_units(value, scale) if value else None
+    return fmt(value, scale) if value else None
 
 
 def market_out(m: MarketView, assets: dict[str, int]) -> wire.MarketOut:
     qs, bs = assets[m.quote], assets[m.base]
     return wire.MarketOut(
-        market=m.name, base=m.base, quote=m.quote, tick_size=format_units(m.tick, qs),
-        lot_size=format_units(m.lot, bs), min_quantity=format_units(m.min_quantity, bs),
-        max_quantity=format_units(m.max_quantity, bs),
-        min_notional=format_units(m.min_notional, qs), maker_fee_bps=m.maker_fee_bps,
+        market=m.name, base=m.base, quote=m.quote, tick_size=fmt(m.tick, qs),
+        lot_size=fmt(m.lot, bs), min_quantity=fmt(m.min_quantity, bs),
+        max_quantity=fmt(m.max_quantity, bs),
+        min_notional=fmt(m.min_notional, qs), maker_fee_bps=m.maker_fee_bps,
         taker_fee_bps=m.taker_fee_bps, status=m.status.value,
     )  # fmt: skip
 
@@ -81,29 +105,29 @@ def market_out(m: MarketView, assets: dict[str, int]) -> wire.MarketOut:
 def order_out(o: OrderState, m: MarketView, assets: dict[str, int]) -> wire.OrderOut:
     qs, bs = assets[m.quote], assets[m.base]
     by_budget = bool(o.quote_quantity) and not o.quantity
-    remaining = 0 if by_budget or (not o.live and o.status == "filled") else o.remaining
-    average = None
-    if o.filled:
-        average = format_units(o.filled_quote * 10**bs // o.filled, qs)
+    status = o.status
+    remaining = 0 if by_budget or status is OrderStatus.FILLED else o.remaining
+    filled = o.filled
+    created = iso(o.created_ts)
     return wire.OrderOut(
-        order_id=o.order_id,
-        client_order_id=o.client_order_id or None,
-        market=o.market,
-        side=o.side.value,
-        type=o.order_type.value,
-        time_in_force=o.time_in_force.value,
-        price=_opt(o.price, qs),
-        stop_price=_opt(o.stop_price, qs),
-        quantity=format_units(o.quantity, bs),
-        quote_quantity=_opt(o.quote_quantity, qs),
-        filled_quantity=format_units(o.filled, bs),
-        remaining_quantity=format_units(remaining, bs),
-        average_price=average,
-        status=o.status.value,
-        reason=o.reason or None,
-        created_at=iso(o.created_ts),
-        updated_at=iso(o.updated_ts),
-        sequence=o.seq,
+        o.order_id,
+        o.client_order_id or None,
+        o.market,
+        o.side.value,
+        o.order_type.value,
+        o.time_in_force.value,
+        fmt(o.price, qs) if o.price else None,
+        fmt(o.stop_price, qs) if o.stop_price else None,
+        fmt(o.quantity, bs),
+        fmt(o.quote_quantity, qs) if o.quote_quantity else None,
+        fmt(filled, bs),
+        fmt(remaining, bs),
+        fmt(o.filled_quote * _POW10[bs] // filled, qs) if filled else None,
+        status.value,
+        o.reason or None,
+        created,
+        created if o.updated_ts == o.created_ts else iso(o.updated_ts),
+        o.seq,
     )
 
 
@@ -111,15 +135,15 @@ def fill_out(f: FillRec, m: MarketView, assets: dict[str, int]) -> wire.FillOut:
     qs, bs = assets[m.quote], assets[m.base]
     return wire.FillOut(
         trade_id=f.trade_id, order_id=f.order_id, market=f.market, side=f.side.value,
-        price=format_units(f.price, qs), quantity=format_units(f.quantity, bs),
-        fee=format_units(f.fee, assets[f.fee_asset]), fee_asset=f.fee_asset,
+        price=fmt(f.price, qs), quantity=fmt(f.quantity, bs),
+        fee=fmt(f.fee, assets[f.fee_asset]), fee_asset=f.fee_asset,
         liquidity="maker" if f.liquidity == "maker" else "taker", time=iso(f.ts), sequence=f.seq,
     )  # fmt: skip
 
 
 def trade_out(t: PublicTrade, m: MarketView, assets: dict[str, int]) -> wire.PublicTradeOut:
     return wire.PublicTradeOut(
-        trade_id=t.trade_id, market=t.market, price=format_units(t.price, assets[m.quote]),
-        quantity=format_units(t.quantity, assets[m.base]), taker_side=t.taker_side.value,
+        trade_id=t.trade_id, market=t.market, price=fmt(t.price, assets[m.quote]),
+        quantity=fmt(t.quantity, assets[m.base]), taker_side=t.taker_side.value,
         time=iso(t.ts), sequence=t.seq,
     )  # fmt: skip

@@ -32,6 +32,11 @@ _ORDER = msgspec.json.Decoder(wire.OrderRequest)
 _AMEND = msgspec.json.Decoder(wire.AmendRequest)
 _KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _STATUS_FILTER = {"open", "closed", "all"}
+# the wire's literals to the engine's enums, without Enum.__call__ on the hot path
+_SIDES = {m.value: m for m in Side}
+_TYPES = {m.value: m for m in OrderType}
+_TIFS = {m.value: m for m in TimeInForce}
+_STPS = {m.value: m for m in SelfTradePrevention}
 
 
 def int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -94,9 +99,9 @@ class Trading:
         return PlaceOrder(
             account=account,
             market=body.market,
-            side=Side(body.side),
-            order_type=OrderType(body.type),
-            time_in_force=TimeInForce(body.time_in_force),
+            side=_SIDES[body.side],
+            order_type=_TYPES[body.type],
+            time_in_force=_TIFS[body.time_in_force],
             price=units(body.price, qs, "price"),
             quantity=units(body.quantity, bs, "quantity"),
             quote_quantity=units(body.quote_quantity, qs, "quote_quantity"),
@@ -104,7 +109,7 @@ class Trading:
             expire_ts=expire,
             post_only=body.post_only,
             client_order_id=body.client_order_id or "",
-            stp=SelfTradePrevention(body.self_trade_prevention),
+            stp=_STPS[body.self_trade_prevention],
         )
 
     def placed(self, applied: AppliedLike) -> Response:

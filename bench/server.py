@@ -1,0 +1,132 @@
+"""In-process cost of one REST request through the gateway (no sockets): where the time goes.
+
+Drives the ASGI app directly with N concurrent callers on a real node (fsync=always) and reports
+the CPU time per request for GET /api/v1/time and for POST /api/v1/orders, so the gateway's own
+cost can be told apart from the HTTP server's and the load generator's.
+
+    .venv/bin/python bench/server.py [--orders 20000] [--concurrency 64] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from cambist.client import signed_headers
+from cambist.gateways.rest.gateway import Gateway, GatewayConfig
+from cambist.gateways.rest.keystore import KeyStore
+from cambist.node import Node
+from cambist.server.config import load_config
+from cambist.server.runner import build_view, seed_new_directory
+
+
+async def call(app: Any, method: str, path: str, body: bytes, headers: dict[str, str]) -> int:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    raw = path.split("?", maxsplit=1)[0]
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": raw,
+        "raw_path": raw.encode(),
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    await app(scope, receive, send)
+    status = int(sent[0]["status"])
+    if status >= 400:
+        print(sent[1]["body"])
+    return status
+
+
+async def main(n: int, concurrency: int, profile: bool) -> None:
+    data = Path(tempfile.mkdtemp())
+    cfg = load_config(env={}, overrides={"data_dir": data})
+    node = await Node.open(data)
+    view = build_view(node, data, cfg)
+    store = KeyStore(data / "gateway.sqlite")
+    gw = Gateway(node, view, store, GatewayConfig(rate_per_key=1e9, burst_per_key=1e9))
+    gw.start()
+    await seed_new_directory(gw, cfg)
+    admin = next(k for k in store.keys.values() if k.role == "admin")
+    from cambist.domain.commands import CreateAccount, Deposit
+
+    traders = []
+    for i in range(concurrency):
+        acct = 100 + i
+        await gw.sequencer.submit(CreateAccount(account=acct))
+        await gw.sequencer.submit(
+            Deposit(account=acct, asset="USD", amount=10**17, reference=f"u{i}")
+        )
+        await gw.sequencer.submit(
+            Deposit(account=acct, asset="BTC", amount=10**14, reference=f"b{i}")
+        )
+        traders.append(store.create_key(acct, "trader"))
+    rng = random.Random(1)
+    app = gw.app
+
+    async def worker(k: Any, count: int, orders: bool) -> None:
+        ts = 0
+        for _j in range(count):
+            ts = max(ts + 1, time.time_ns() // 1_000_000)
+            if not orders:
+                await call(app, "GET", "/api/v1/time", b"", {})
+                continue
+            side = "buy" if rng.random() < 0.5 else "sell"
+            off = rng.randint(1, 3000)
+            price = (
+                6_500_000
+                + (-off if side == "buy" else off)
+                + (2000 if rng.random() < 0.1 else 0) * (1 if side == "buy" else -1)
+            )
+            body = (
+                f'{{"market":"BTC-USD","side":"{side}","quantity":"0.001",'
+                f'"price":"{price // 100}.{price % 100:02d}"}}'
+            ).encode()
+            h = signed_headers(k.api_key, k.secret, ts, "POST", "/api/v1/orders", body)
+            status = await call(app, "POST", "/api/v1/orders", body, h)
+            assert status == 201, status
+
+    for label, orders in (("GET /api/v1/time", False), ("POST /api/v1/orders", True)):
+        per = n // concurrency
+        prof = cProfile.Profile() if profile and orders else None
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        if prof:
+            prof.enable()
+        await asyncio.gather(*(worker(k, per, orders) for k in traders))
+        if prof:
+            prof.disable()
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        done = per * concurrency
+        print(
+            f"{label}: {done} requests, {done / wall:,.0f}/s wall, {cpu / done * 1e6:.1f} us CPU each"
+        )
+        if prof:
+            pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+    await gw.stop()
+    await node.close()
+    _ = admin
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    uvloop.run(main(args.orders, args.concurrency, args.profile))
