@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
+import pytest
+
 from cambist.feeds.book import L2Book
 from cambist.feeds.gate import Core, Counters
 from cambist.feeds.merge import Merger
@@ -45,3 +47,15 @@ def test_memoized_copy_on_second_connection_is_deduplicated() -> None:
     ]
     assert merger.duplicates == 1
     assert [c.stats.messages for c in cores] == [1, 1]
+
+
+def test_cached_decimals_are_exact_and_reject_bad_text() -> None:
+    from cambist.feeds.decimals import levels
+    from cambist.feeds.types import FeedError
+
+    out = levels([("0.35280000", "0"), ("0.3528", "1E+2")])
+    assert out == [(Decimal("0.3528"), Decimal(0)), (Decimal("0.3528"), Decimal(100))]
+    assert [str(p) for p, _ in out] == ["0.35280000", "0.3528"]  # exact text kept
+    for bad in ("abc", "NaN", "Infinity", ""):
+        with pytest.raises(FeedError):
+            levels([(bad, "1")])

@@ -14,6 +14,7 @@ from typing import ClassVar
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.decimals import levels
 from cambist.feeds.types import (
     BUY,
     NO_SEQ,
@@ -56,8 +57,9 @@ class Depth(msgspec.Struct):
     s: str
     U: int
     u: int
-    b: list[Level]
-    a: list[Level]
+    b: list[tuple[str, str]]
+    """Levels as text: ``decimals.levels`` builds each distinct price or size once."""
+    a: list[tuple[str, str]]
 
 
 class BookTicker(msgspec.Struct):
@@ -246,7 +248,15 @@ class Session(VenueSession):
 
     def _depth(self, d: Depth, recv_ts: int) -> BookUpdate:
         return BookUpdate(
-            "binance", self.from_wire(d.s), False, d.b, d.a, d.u, d.U - 1, d.E * MS, recv_ts
+            "binance",
+            self.from_wire(d.s),
+            False,
+            levels(d.b),
+            levels(d.a),
+            d.u,
+            d.U - 1,
+            d.E * MS,
+            recv_ts,
         )
 
 
