@@ -129,7 +129,7 @@ def search_fills(
     if end is not None:
         w.add("ts < ?", end)
     if cursor is not None:
-        w.add("(trade_id < ? OR (trade_id = ? AND order_id < ?))", cursor[0], cursor[0], cursor[1])
+        w.add("(trade_id, order_id) < (?, ?)", *cursor)  # a row value: one index range
     rows = store.query(
         f"SELECT {', '.join(schema.FILL_COLUMNS)} FROM fills WHERE {w.sql()}"
         " ORDER BY trade_id DESC, order_id DESC LIMIT ?",
@@ -152,7 +152,7 @@ def search_ledger(
     if asset is not None:
         w.add("asset = ?", asset)
     if cursor is not None:
-        w.add("(seq < ? OR (seq = ? AND n < ?))", cursor[0], cursor[0], cursor[1])
+        w.add("(seq, n) < (?, ?)", *cursor)
     rows = store.query(
         f"SELECT {', '.join(schema.LEDGER_COLUMNS)} FROM ledger WHERE {w.sql()}"
         " ORDER BY seq DESC, n DESC LIMIT ?",
