@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from cambist.domain import commands as c
 from cambist.domain.errors import EngineHalted
@@ -55,29 +55,29 @@ from cambist.domain.validation import place_problem, price_problem, quantity_pro
 from cambist.domain.wallets import FEE_ACCOUNT, Balance, Wallets
 
 # Enum members as module constants: attribute access on an Enum class costs ~7x a global.
-_CR_BUDGET_EXHAUSTED = CancelReason.BUDGET_EXHAUSTED
-_CR_FOK_NOT_FILLABLE = CancelReason.FOK_NOT_FILLABLE
-_CR_IOC_REMAINDER = CancelReason.IOC_REMAINDER
-_CR_NO_LIQUIDITY = CancelReason.NO_LIQUIDITY
-_CR_PRICE_OUT_OF_BAND = CancelReason.PRICE_OUT_OF_BAND
-_CR_SELF_TRADE_PREVENTED = CancelReason.SELF_TRADE_PREVENTED
-_CR_USER = CancelReason.USER
-_MS_HALTED = MarketStatus.HALTED
-_MS_OPEN = MarketStatus.OPEN
-_ST_EXPIRED = OrderStatus.EXPIRED
-_ST_FILLED = OrderStatus.FILLED
-_ST_OPEN = OrderStatus.OPEN
-_ST_PENDING_TRIGGER = OrderStatus.PENDING_TRIGGER
-_OT_LIMIT = OrderType.LIMIT
-_OT_STOP_LIMIT = OrderType.STOP_LIMIT
-_OT_STOP_MARKET = OrderType.STOP_MARKET
-_TIF_FOK = TimeInForce.FOK
-_TIF_GTC = TimeInForce.GTC
-_TIF_GTD = TimeInForce.GTD
+_CR_BUDGET_EXHAUSTED: Final = CancelReason.BUDGET_EXHAUSTED
+_CR_FOK_NOT_FILLABLE: Final = CancelReason.FOK_NOT_FILLABLE
+_CR_IOC_REMAINDER: Final = CancelReason.IOC_REMAINDER
+_CR_NO_LIQUIDITY: Final = CancelReason.NO_LIQUIDITY
+_CR_PRICE_OUT_OF_BAND: Final = CancelReason.PRICE_OUT_OF_BAND
+_CR_SELF_TRADE_PREVENTED: Final = CancelReason.SELF_TRADE_PREVENTED
+_CR_USER: Final = CancelReason.USER
+_MS_HALTED: Final = MarketStatus.HALTED
+_MS_OPEN: Final = MarketStatus.OPEN
+_ST_EXPIRED: Final = OrderStatus.EXPIRED
+_ST_FILLED: Final = OrderStatus.FILLED
+_ST_OPEN: Final = OrderStatus.OPEN
+_ST_PENDING_TRIGGER: Final = OrderStatus.PENDING_TRIGGER
+_OT_LIMIT: Final = OrderType.LIMIT
+_OT_STOP_LIMIT: Final = OrderType.STOP_LIMIT
+_OT_STOP_MARKET: Final = OrderType.STOP_MARKET
+_TIF_FOK: Final = TimeInForce.FOK
+_TIF_GTC: Final = TimeInForce.GTC
+_TIF_GTD: Final = TimeInForce.GTD
 
-_LIMIT_TYPES = (_OT_LIMIT, _OT_STOP_LIMIT)
-_RESTING_TIFS = (_TIF_GTC, _TIF_GTD)
-_USER = _CR_USER
+_LIMIT_TYPES: Final = (_OT_LIMIT, _OT_STOP_LIMIT)
+_RESTING_TIFS: Final = (_TIF_GTC, _TIF_GTD)
+_USER: Final = _CR_USER
 
 
 class Engine:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
+from typing import Final
 
 from cambist.domain.book import OrderBook
 from cambist.domain.events import Event, OrderAmended, OrderCancelled, Trade
@@ -18,22 +19,22 @@ from cambist.domain.status import check_transition
 from cambist.domain.types import CancelReason, OrderStatus, SelfTradePrevention
 
 # Enum members as module constants: attribute access on an Enum class costs ~7x a global.
-_CR_SELF_TRADE_PREVENTED = CancelReason.SELF_TRADE_PREVENTED
-_ST_CANCELLED = OrderStatus.CANCELLED
-_ST_FILLED = OrderStatus.FILLED
-_ST_OPEN = OrderStatus.OPEN
-_ST_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
-_STP_CANCEL_BOTH = SelfTradePrevention.CANCEL_BOTH
-_STP_CANCEL_OLDEST = SelfTradePrevention.CANCEL_OLDEST
-_STP_DECREMENT = SelfTradePrevention.DECREMENT
+_CR_SELF_TRADE_PREVENTED: Final = CancelReason.SELF_TRADE_PREVENTED
+_ST_CANCELLED: Final = OrderStatus.CANCELLED
+_ST_FILLED: Final = OrderStatus.FILLED
+_ST_OPEN: Final = OrderStatus.OPEN
+_ST_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_STP_CANCEL_BOTH: Final = SelfTradePrevention.CANCEL_BOTH
+_STP_CANCEL_OLDEST: Final = SelfTradePrevention.CANCEL_OLDEST
+_STP_DECREMENT: Final = SelfTradePrevention.DECREMENT
 
 NO_LIMIT = 1 << 62
 """The limit of a market buy when no price band applies."""
 
-_OPEN = _ST_OPEN
-_PARTIAL = _ST_PARTIALLY_FILLED
-_FILLED = _ST_FILLED
-_MAX_ID = 1 << 62
+_OPEN: Final = _ST_OPEN
+_PARTIAL: Final = _ST_PARTIALLY_FILLED
+_FILLED: Final = _ST_FILLED
+_MAX_ID: Final = 1 << 62
 
 
 class MarketState:

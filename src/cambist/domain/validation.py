@@ -6,6 +6,8 @@ one list, in the order a client would want to hear about them.
 
 from __future__ import annotations
 
+from typing import Final
+
 from cambist.domain.commands import PlaceOrder
 from cambist.domain.matching import MarketState
 from cambist.domain.money import MAX_UNITS
@@ -13,17 +15,17 @@ from cambist.domain.reasons import Reject
 from cambist.domain.types import OrderType, Side, TimeInForce
 
 # Enum members as module constants: attribute access on an Enum class costs ~7x a global.
-_OT_LIMIT = OrderType.LIMIT
-_OT_STOP_LIMIT = OrderType.STOP_LIMIT
-_OT_STOP_MARKET = OrderType.STOP_MARKET
-_SIDE_BUY = Side.BUY
-_TIF_GTC = TimeInForce.GTC
-_TIF_GTD = TimeInForce.GTD
-_TIF_IOC = TimeInForce.IOC
+_OT_LIMIT: Final = OrderType.LIMIT
+_OT_STOP_LIMIT: Final = OrderType.STOP_LIMIT
+_OT_STOP_MARKET: Final = OrderType.STOP_MARKET
+_SIDE_BUY: Final = Side.BUY
+_TIF_GTC: Final = TimeInForce.GTC
+_TIF_GTD: Final = TimeInForce.GTD
+_TIF_IOC: Final = TimeInForce.IOC
 
-_LIMIT_TYPES = (_OT_LIMIT, _OT_STOP_LIMIT)
-_STOP_TYPES = (_OT_STOP_LIMIT, _OT_STOP_MARKET)
-_IMMEDIATE = (_TIF_GTC, _TIF_IOC)
+_LIMIT_TYPES: Final = (_OT_LIMIT, _OT_STOP_LIMIT)
+_STOP_TYPES: Final = (_OT_STOP_LIMIT, _OT_STOP_MARKET)
+_IMMEDIATE: Final = (_TIF_GTC, _TIF_IOC)
 
 
 def quantity_problem(ms: MarketState, quantity: int) -> Reject | None:
