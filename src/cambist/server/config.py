@@ -41,6 +41,8 @@ class ServeConfig:
     """Rebuild the live view by replaying the whole journal (closed orders and trades included)
     rather than seeding it from the recovered engine state alone."""
     log_level: str = "info"
+    projectors: bool = True
+    """Run the read-model projectors (history endpoints) inside the server."""
     default_markets: bool = True
 
 

@@ -174,7 +174,11 @@ async def run_server(
             max_body=cfg.max_body, keep_closed_orders=cfg.keep_closed_orders,
             min_sequence_timeout_s=cfg.min_sequence_timeout_s,
         )  # fmt: skip
-        projectors, hook = await start_history(node, view, data_dir, cfg.min_sequence_timeout_s)
+        hook = None
+        if cfg.projectors:
+            projectors, hook = await start_history(
+                node, view, data_dir, cfg.min_sequence_timeout_s
+            )
         gateway = Gateway(node, view, store, gw_cfg, table_hook=hook)
         gateway.start()
         admin = await seed_new_directory(gateway, cfg)
