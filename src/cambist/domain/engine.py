@@ -345,7 +345,22 @@ class Engine:
         matching = self.matching
         if order.order_type in _LIMIT_TYPES:
             limit = order.price
-            if order.time_in_force is _TIF_FOK and not matching.fillable(ms, order, limit):
+            tif = order.time_in_force
+            if tif is _TIF_GTC or tif is _TIF_GTD:
+                # Fast path: most limit orders do not cross; they rest without entering match().
+                book = ms.book
+                if order.is_buy:
+                    best = book.asks.best_price()
+                    crosses = bool(best) and best <= limit
+                    side = book.bids
+                else:
+                    best = book.bids.best_price()
+                    crosses = best >= limit
+                    side = book.asks
+                if not crosses:
+                    side.append(order)
+                    return None
+            elif tif is _TIF_FOK and not matching.fillable(ms, order, limit):
                 return matching.finish_cancelled(ms, order, _CR_FOK_NOT_FILLABLE, events)
         else:
             low, high = ms.band()

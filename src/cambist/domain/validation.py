@@ -55,6 +55,35 @@ def price_problem(ms: MarketState, price: int, *, check_band: bool) -> Reject | 
 
 def place_problem(cmd: PlaceOrder, ms: MarketState) -> Reject | None:
     """Why ``cmd`` cannot be accepted in ``ms`` as it stands, or None."""
+    if _plain_limit_ok(cmd, ms):
+        return None
+    return _place_problem(cmd, ms)
+
+
+def _plain_limit_ok(cmd: PlaceOrder, ms: MarketState) -> bool:
+    """The common case in one expression: a plain GTC/IOC/FOK limit order that passes every check
+    of :func:`_place_problem`. False means only "look closer", never a verdict."""
+    spec = ms.spec
+    price, quantity = cmd.price, cmd.quantity
+    if not (
+        cmd.order_type is _OT_LIMIT
+        and cmd.time_in_force is not _TIF_GTD
+        and not (cmd.stop_price or cmd.quote_quantity or cmd.expire_ts or cmd.post_only)
+        and 0 < price <= MAX_UNITS
+        and price % spec.tick == 0
+        and spec.min_quantity <= quantity <= spec.max_quantity
+        and quantity % spec.lot == 0
+        and price * quantity // spec.base_unit >= spec.min_notional
+    ):
+        return False
+    last, bps = ms.last_price, spec.band_bps
+    if bps and last:
+        width = last * bps // 10_000
+        return last - width <= price <= last + width
+    return True
+
+
+def _place_problem(cmd: PlaceOrder, ms: MarketState) -> Reject | None:
     if cmd.price > MAX_UNITS or cmd.price < 0:
         return Reject.INVALID_PRICE
     if cmd.stop_price > MAX_UNITS or cmd.stop_price < 0:
