@@ -31,6 +31,12 @@ def _make(text: str) -> Decimal:
     return d
 
 
+def dec(text: str) -> Decimal:
+    """One exact decimal from its text (cached)."""
+    d = _CACHE.get(text)
+    return d if d is not None else _make(text)
+
+
 def levels(raw: list[tuple[str, str]]) -> list[Level]:
     """``[[price, size], ...]`` as text to exact ``(price, size)`` decimals."""
     get = _CACHE.get

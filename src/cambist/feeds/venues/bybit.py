@@ -14,6 +14,7 @@ from typing import ClassVar
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.decimals import dec, levels
 from cambist.feeds.types import (
     NO_SEQ,
     Ack,
@@ -41,8 +42,9 @@ class BTrade(msgspec.Struct):
 
 class BBook(msgspec.Struct):
     s: str
-    b: list[Level]
-    a: list[Level]
+    b: list[tuple[str, str]]
+    """Levels as text: ``decimals.levels`` builds each distinct price or size once."""
+    a: list[tuple[str, str]]
     u: int
     seq: int = NO_SEQ
 
@@ -141,10 +143,10 @@ class Session(VenueSession):
                         Quote(
                             "bybit",
                             symbol,
-                            d.b[0][0],
-                            d.b[0][1],
-                            d.a[0][0],
-                            d.a[0][1],
+                            dec(d.b[0][0]),
+                            dec(d.b[0][1]),
+                            dec(d.a[0][0]),
+                            dec(d.a[0][1]),
                             d.u,
                             m2.ts * MS,
                             recv_ts,
@@ -158,8 +160,8 @@ class Session(VenueSession):
                         "bybit",
                         symbol,
                         snap,
-                        d.b,
-                        d.a,
+                        levels(d.b),
+                        levels(d.a),
                         d.u,
                         d.u - 1,
                         m2.ts * MS,

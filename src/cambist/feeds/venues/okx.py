@@ -14,11 +14,14 @@ from typing import ClassVar
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.decimals import dec
+from cambist.feeds.decimals import levels as _levels
 from cambist.feeds.types import Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
 
 MS = 1_000_000
-OkxLevel = tuple[Decimal, Decimal, str, str]
+OkxLevel = tuple[str, str, str, str]
+"""``[price, size, deprecated, order count]`` as text; see ``decimals``."""
 
 
 class Arg(msgspec.Struct, rename="camel"):
@@ -83,7 +86,7 @@ class OkxBook(SyncedBook):
 
 
 def _lv(levels: list[OkxLevel]) -> list[Level]:
-    return [(x[0], x[1]) for x in levels]
+    return _levels([(x[0], x[1]) for x in levels])
 
 
 def _ms(text: str) -> int:
@@ -185,10 +188,10 @@ def _quote(symbol: str, b: OBook, recv_ts: int) -> Quote:
     return Quote(
         "okx",
         symbol,
-        b.bids[0][0],
-        b.bids[0][1],
-        b.asks[0][0],
-        b.asks[0][1],
+        dec(b.bids[0][0]),
+        dec(b.bids[0][1]),
+        dec(b.asks[0][0]),
+        dec(b.asks[0][1]),
         b.seq_id,
         _ms(b.ts),
         recv_ts,
