@@ -597,14 +597,21 @@ class Engine:
         quantity = cmd.quantity or order.quantity
         if price == order.price and quantity == order.quantity:
             return Reject.AMEND_NO_CHANGE
-        problem = price_problem(ms, price, check_band=price != order.price) or quantity_problem(
-            ms, quantity
-        )
-        if problem:
-            return problem
+        spec = ms.spec
+        # Only what changes needs checking: the rest passed these same checks at placement.
+        if price != order.price:
+            if price % spec.tick:
+                return Reject.INVALID_PRICE_TICK
+            low, high = ms.band()
+            if not low <= price <= high:
+                return Reject.PRICE_OUT_OF_BAND
+        if quantity != order.quantity:
+            problem = quantity_problem(ms, quantity)
+            if problem:
+                return problem
         if quantity <= order.filled:
             return Reject.INVALID_QUANTITY
-        if ms.spec.notional(price, quantity) < ms.spec.min_notional:
+        if price * quantity // spec.base_unit < spec.min_notional:
             return Reject.NOTIONAL_BELOW_MINIMUM
         if order.post_only and price != order.price and self._crosses(ms, order.side, price):
             return Reject.POST_ONLY_WOULD_TAKE
