@@ -176,9 +176,7 @@ async def run_server(
         )  # fmt: skip
         hook = None
         if cfg.projectors:
-            projectors, hook = await start_history(
-                node, view, data_dir, cfg.min_sequence_timeout_s
-            )
+            projectors, hook = await start_history(node, view, data_dir, cfg.min_sequence_timeout_s)
         gateway = Gateway(node, view, store, gw_cfg, table_hook=hook)
         gateway.start()
         admin = await seed_new_directory(gateway, cfg)

@@ -28,7 +28,7 @@ _FORMAT_CODE = {
     "quote_quantity": (Reject.INVALID_QUANTITY, Reject.INVALID_QUANTITY_LOT),
     "amount": (Reject.INVALID_AMOUNT, Reject.INVALID_AMOUNT),
 }
-_PLAIN = re.compile(r"\d{1,40}(?:\.\d{1,40})?")
+_PLAIN = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
 _POW10: list[int] = [10**i for i in range(40)]
 
 
@@ -64,12 +64,12 @@ def units(text: str | None, scale: int, field: str) -> int:
 
 def fmt(value: int, scale: int) -> str:
     """:func:`format_units` for non-negative values, without the sign handling (hot path)."""
-    if value < 0:
+    if value < 0 or scale == 0:
         return format_units(value, scale)
-    if scale == 0:
-        return str(value)
-    whole, frac = divmod(value, _POW10[scale])
-    return f"{whole}.{frac:0{scale}d}"
+    return _FMT[scale] % divmod(value, _POW10[scale])
+
+
+_FMT = ["%d"] + [f"%d.%0{n}d" for n in range(1, 40)]
 
 
 def parse_time(text: str, field: str) -> int:

@@ -95,6 +95,7 @@ class OrderState:
         "reserved",
         "seq",
         "side",
+        "spend",
         "status",
         "stop_price",
         "time_in_force",
@@ -125,6 +126,8 @@ class OrderState:
         self.seq = cmd.seq
         self.booked = 0
         self.booked_price = 0
+        self.spend = ""
+        """The asset this order holds (quote for a buy, base for a sell), once looked up."""
         self.fills: list[FillRec] = []
 
     @property
@@ -289,8 +292,11 @@ class View:
         return bal
 
     def _spend_asset(self, o: OrderState) -> str:
-        m = self.markets[o.market]
-        return m.quote if o.side is Side.BUY else m.base
+        spend = o.spend
+        if not spend:
+            m = self.markets[o.market]
+            spend = o.spend = m.quote if o.side is Side.BUY else m.base
+        return spend
 
     def _add_live(self, o: OrderState) -> None:
         self.orders[o.order_id] = o
