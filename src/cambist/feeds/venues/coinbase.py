@@ -19,6 +19,7 @@ from typing import ClassVar
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
+from cambist.feeds.decimals import dec
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
 from cambist.feeds.types import (
     NO_SEQ,
@@ -48,8 +49,9 @@ class CTrade(msgspec.Struct):
 
 class CUpdate(msgspec.Struct):
     side: str
-    price_level: Decimal
-    new_quantity: Decimal
+    price_level: str
+    """Text: ``decimals.dec`` builds each distinct price or size once."""
+    new_quantity: str
     event_time: str = ""
 
 
@@ -227,9 +229,9 @@ class Session(VenueSession):
                 asks: list[Level] = []
                 for u in ev.updates:
                     if u.side == "bid":
-                        bids.append((u.price_level, u.new_quantity))
+                        bids.append((dec(u.price_level), dec(u.new_quantity)))
                     elif u.side in ("offer", "ask"):
-                        asks.append((u.price_level, u.new_quantity))
+                        asks.append((dec(u.price_level), dec(u.new_quantity)))
                     else:
                         raise FeedError(f"coinbase: bad l2 side {u.side!r}")
                 snap = ev.type == "snapshot"
