@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from cambist.domain.commands import Command, CreateAccount, CreateAsset, CreateM
 from cambist.domain.engine import Engine
 from cambist.gateways.rest.gateway import Gateway, GatewayConfig
 from cambist.gateways.rest.keystore import KeyStore
+from cambist.gateways.rest.metrics import Histogram, Metrics
 from cambist.gateways.rest.view import View
 from cambist.log.journal import read_commands
 from cambist.node import Applied, Node
@@ -119,6 +121,29 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
+def time_fsyncs(node: Node, metrics: Metrics) -> None:
+    """Add ``cambist_journal_fsync_seconds``: the journal thread's fsync calls, timed.
+
+    The journal has no metrics hook of its own yet, so its fsync function is wrapped here; the
+    histogram is written by the journal thread and only read (at scrape time) by the loop.
+    """
+    journal = getattr(node, "journal", None)
+    inner = getattr(journal, "_fsync", None)
+    if journal is None or inner is None:
+        return
+    hist = Histogram("cambist_journal_fsync_seconds", "Journal fsync (fdatasync) duration")
+    hist.series[()] = [0.0] * (len(hist.buckets) + 2)
+    clock = time.perf_counter
+
+    def timed(fd: int) -> None:
+        t0 = clock()
+        inner(fd)
+        hist.observe(clock() - t0)
+
+    journal._fsync = timed
+    metrics.add(hist)
+
+
 @dataclass(slots=True)
 class AdminKey:
     api_key: str
@@ -178,6 +203,7 @@ async def run_server(
         if cfg.projectors:
             projectors, hook = await start_history(node, view, data_dir, cfg.min_sequence_timeout_s)
         gateway = Gateway(node, view, store, gw_cfg, table_hook=hook)
+        time_fsyncs(node, gateway.metrics)
         gateway.start()
         admin = await seed_new_directory(gateway, cfg)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -27,7 +27,6 @@ GATEWAY_CODES: dict[str, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "idempotency_key_conflict": 409,
-    "idempotency_key_in_use": 409,
     "body_too_large": 413,
     "rate_limited": 429,
     "internal_error": 500,

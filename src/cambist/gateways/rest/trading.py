@@ -37,6 +37,7 @@ _SIDES = {m.value: m for m in Side}
 _TYPES = {m.value: m for m in OrderType}
 _TIFS = {m.value: m for m in TimeInForce}
 _STPS = {m.value: m for m in SelfTradePrevention}
+_GTC, _IOC = TimeInForce.GTC, TimeInForce.IOC
 
 
 def int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -101,7 +102,9 @@ class Trading:
             market=body.market,
             side=_SIDES[body.side],
             order_type=_TYPES[body.type],
-            time_in_force=_TIFS[body.time_in_force],
+            time_in_force=_TIFS[body.time_in_force]
+            if body.time_in_force is not None
+            else (_GTC if body.type in ("limit", "stop_limit") else _IOC),
             price=units(body.price, qs, "price"),
             quantity=units(body.quantity, bs, "quantity"),
             quote_quantity=units(body.quote_quantity, qs, "quote_quantity"),

@@ -150,7 +150,8 @@ class OrderRequest(_Request):
     price: Decimal | None = None
     quote_quantity: Decimal | None = None
     stop_price: Decimal | None = None
-    time_in_force: TimeInForce = "gtc"
+    time_in_force: TimeInForce | None = None
+    """Default: ``gtc`` for limit and stop-limit orders, ``ioc`` for market and stop-market."""
     expire_time: Timestamp | None = None
     post_only: bool = False
     client_order_id: ClientId | None = None
