@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
+import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -80,5 +83,69 @@ def test_first_answer_survives_restart(tmp_path: Path) -> None:
             "ETH-USD", "sell", "1", "3000", idempotency_key="restart-1"
         )
         assert again == first
+    finally:
+        srv.stop()
+
+
+def _forget_answers(data_dir: Path) -> None:
+    """What a crash between the journal's fsync and the answer's write leaves: pending rows."""
+    db = sqlite3.connect(data_dir / "gateway.sqlite")
+    db.execute("UPDATE idempotency SET status = 0, answer = x''")
+    db.commit()
+    db.close()
+
+
+def test_pending_record_after_crash_recovers_order_from_log(tmp_path: Path) -> None:
+    srv = RunningServer(tmp_path).start()
+    try:
+        trader, _ = srv.trader(srv.admin())
+        assert trader.api_key and trader.api_secret
+        key, secret = trader.api_key, trader.api_secret
+        first = trader.place_order("ETH-USD", "buy", "1", "10", idempotency_key="crash-1")
+        failed = None
+        with pytest.raises(ApiError) as err:
+            trader.place_order("ETH-USD", "buy", "1", "10", client_order_id="crash-1")
+        failed = err.value.code
+    finally:
+        srv.stop()
+    assert failed == "duplicate_client_order_id"  # the key rode in the command as its client id
+    _forget_answers(tmp_path)
+    srv = RunningServer(tmp_path).start()
+    try:
+        client = srv.client(key, secret)
+        again = client.place_order("ETH-USD", "buy", "1", "10", idempotency_key="crash-1")
+        assert again["order"]["order_id"] == first["order"]["order_id"]
+        assert len(client.orders(status="open")["orders"]) == 1
+    finally:
+        srv.stop()
+
+
+def test_pending_record_without_durable_command_places_it(tmp_path: Path) -> None:
+    srv = RunningServer(tmp_path).start()
+    try:
+        trader, account = srv.trader(srv.admin())
+        assert trader.api_key and trader.api_secret
+        key, secret = trader.api_key, trader.api_secret
+    finally:
+        srv.stop()
+    body = b'{"market":"ETH-USD","side":"buy","quantity":"1","price":"10"}'
+    db = sqlite3.connect(tmp_path / "gateway.sqlite")
+    db.execute(
+        "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, 0, x'')",
+        (account, "lost-1", hashlib.sha256(body).digest(), "lost-1", 10**9),
+    )
+    db.commit()
+    db.close()
+    srv = RunningServer(tmp_path).start()
+    try:
+        client = srv.client(key, secret)
+        placed = client.request(
+            "POST", "/orders", json_body=json.loads(body), headers={"Idempotency-Key": "lost-1"}
+        )
+        assert placed["order"]["status"] == "open"
+        again = client.request(
+            "POST", "/orders", json_body=json.loads(body), headers={"Idempotency-Key": "lost-1"}
+        )
+        assert again == placed
     finally:
         srv.stop()
