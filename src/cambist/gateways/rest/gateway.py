@@ -73,7 +73,7 @@ class Gateway:
             burst=config.burst_per_key, clock_ms=lambda: clock() // 1_000_000,
         )  # fmt: skip
         self.trading = Trading(view, store, self.sequencer)
-        self.public = Public(view, self.metrics, lambda: self.state, clock)
+        self.public = Public(view, self.metrics, self._readiness, clock)
         self.admin = Admin(view, store, self.sequencer, self.trading, node)
         m = self.metrics
         m.add(Gauge("cambist_open_orders", "Live orders in the view", lambda: view.live_count))
@@ -94,6 +94,9 @@ class Gateway:
             routes, self.auth, self.metrics, max_body=config.max_body,
             on_startup=on_startup, on_shutdown=on_shutdown,
         )  # fmt: skip
+
+    def _readiness(self) -> str:
+        return "stopping" if self.sequencer.failed is not None else self.state
 
     def start(self) -> None:
         self.sequencer.start()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROLES = ("trader", "read_only", "admin")
+IDEM_CACHE = 100_000
 
 
 @dataclass(slots=True)
@@ -110,8 +111,14 @@ class KeyStore:
             ).fetchone()
             if row is not None:
                 rec = IdemRecord(account, key, row[0], row[1], row[2], row[3], row[4])
-                self.idem[(account, key)] = rec
+                self._cache(rec)
         return rec
+
+    def _cache(self, rec: IdemRecord) -> None:
+        """Keep the newest records in memory; older ones are read back from the file."""
+        self.idem[(rec.account, rec.key)] = rec
+        if len(self.idem) > IDEM_CACHE:
+            del self.idem[next(iter(self.idem))]
 
     def idem_pending(self, records: list[IdemRecord]) -> None:
         """Record commands about to be submitted (one transaction for a batch)."""
@@ -122,7 +129,7 @@ class KeyStore:
         )
         self.db.execute("COMMIT")
         for r in records:
-            self.idem[(r.account, r.key)] = r
+            self._cache(r)
 
     def idem_answered(self, records: list[IdemRecord]) -> None:
         """Record first answers (one transaction for a batch), before they are sent."""

@@ -14,12 +14,23 @@ import contextlib
 import time
 from typing import Any, Protocol
 
+import structlog
+
 from cambist.domain.commands import Command
 from cambist.domain.events import CommandRejected
+from cambist.gateways.rest.errors import ApiError
 from cambist.gateways.rest.keystore import IdemRecord, KeyStore
 from cambist.gateways.rest.metrics import Metrics
 from cambist.gateways.rest.view import AppliedLike, View
 from cambist.log.errors import CodecError
+
+log = structlog.get_logger("cambist.sequencer")
+
+
+def _unavailable(cause: BaseException) -> ApiError:
+    """What every request gets once the node has failed: 503, not a guess at the state."""
+    log.error("sequencer.node_failed", error=repr(cause))
+    return ApiError("unavailable", "the exchange is not accepting commands; see server logs")
 
 
 class NodeLike(Protocol):
@@ -82,7 +93,7 @@ class Sequencer:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[AppliedLike] = loop.create_future()
         if self.failed is not None:
-            fut.set_exception(RuntimeError(f"the node failed: {self.failed!r}"))
+            fut.set_exception(_unavailable(self.failed))
             return fut
         self._cmds.append(cmd)
         self._futures.append(fut)
@@ -150,7 +161,7 @@ class Sequencer:
             self.failed = exc
             for f in futs:
                 if not f.done():
-                    f.set_exception(RuntimeError(f"the node failed: {exc!r}"))
+                    f.set_exception(_unavailable(exc))
             return
         now = time.perf_counter()
         m = self.metrics
