@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -144,6 +145,32 @@ def time_fsyncs(node: Node, metrics: Metrics) -> None:
     metrics.add(hist)
 
 
+def tune_gc(metrics: Metrics) -> None:
+    """Fewer, cheaper garbage collections, and their pauses in ``/metrics``.
+
+    The view keeps hundreds of thousands of long-lived order records; every full collection
+    walks all of them while requests wait. After start-up the existing objects are frozen out of
+    the collector's sight, and the youngest generation runs every 20,000 allocations instead of
+    700 (orders and events are acyclic: reference counting frees them).
+    """
+    hist = Histogram("cambist_gc_pause_seconds", "Garbage collector pauses", labels=("generation",))
+    for gen in ("0", "1", "2"):
+        hist.series[(gen,)] = [0.0] * (len(hist.buckets) + 2)
+    started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            hist.observe(time.perf_counter() - started[0], str(info.get("generation", 0)))
+
+    gc.callbacks.append(on_gc)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
+    metrics.add(hist)
+
+
 @dataclass(slots=True)
 class AdminKey:
     api_key: str
@@ -178,11 +205,13 @@ async def run_server(
     *,
     announce: bool = True,
     on_started: Callable[[str, uvicorn.Server], None] | None = None,
+    tune_runtime: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or ``server.should_exit``); then shut down gracefully.
 
     ``on_started(url, server)`` runs once the socket is bound (tests run the server in a thread
-    and stop it by setting ``server.should_exit``).
+    and stop it by setting ``server.should_exit``). ``tune_runtime`` changes process-wide
+    settings (the garbage collector), so only the ``cambist serve`` entry point sets it.
     """
     data_dir = cfg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -206,6 +235,8 @@ async def run_server(
         time_fsyncs(node, gateway.metrics)
         gateway.start()
         admin = await seed_new_directory(gateway, cfg)
+        if tune_runtime:
+            tune_gc(gateway.metrics)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((cfg.host, cfg.port))
@@ -244,6 +275,6 @@ def serve(cfg: ServeConfig) -> None:
     try:
         import uvloop
 
-        uvloop.run(run_server(cfg))
+        uvloop.run(run_server(cfg, tune_runtime=True))
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(run_server(cfg))
+        asyncio.run(run_server(cfg, tune_runtime=True))
