@@ -36,7 +36,6 @@ log = structlog.get_logger("cambist.projectors")
 
 READMODELS_FILE = "readmodels.sqlite"
 URL_ENV = "CAMBIST_READMODELS_URL"
-ENABLED_ENV = "CAMBIST_PROJECTORS"
 
 
 def default_url(data_dir: Path) -> str:

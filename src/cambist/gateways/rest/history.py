@@ -115,14 +115,15 @@ class History:
 
     async def _caught_up(self, req: Request) -> None:
         wanted = self.view.last_seq
+        timeout = max(self.timeout_s, 5.0)  # implicit: the client did not choose to wait
         if "min_sequence" in req.query:
             asked = int_param(req.query, "min_sequence", 0, 0, 2**63)
             if asked > self.view.last_seq:
                 raise ApiError(
                     "invalid_parameter", f"sequence {asked} is beyond the log", "min_sequence"
                 )
-            wanted = max(wanted, asked)
-        if not await self.projectors.wait_for(wanted, self.timeout_s):
+            wanted, timeout = max(wanted, asked), self.timeout_s
+        if not await self.projectors.wait_for(wanted, timeout):
             raise ApiError("not_caught_up", f"the read models have not reached {wanted} in time")
 
     def _market(self, name: str, field: str = "market") -> MarketView:
