@@ -45,6 +45,24 @@ def _page(rows: list[Row], limit: int, key: Any) -> Page:
     return Page(rows, key(rows[-1]) if more and rows else None)
 
 
+def _newest_page(
+    store: Store,
+    table: str,
+    columns: Sequence[str],
+    where: _Where,
+    order_by: str,
+    limit: int,
+    key: Any,
+) -> Page:
+    """One page of ``table`` newest first: fetch ``limit + 1`` rows to know whether another page
+    follows, and make ``next_cursor`` from the last row kept (every search pages this way)."""
+    rows = store.query(
+        f"SELECT {', '.join(columns)} FROM {table} WHERE {where.sql()} ORDER BY {order_by} LIMIT ?",
+        (*where.params, limit + 1),
+    )
+    return _page(rows, limit, key)
+
+
 def search_orders(
     store: Store,
     account: int,
@@ -80,12 +98,9 @@ def search_orders(
         w.add("price <= ?", price_max)
     if cursor is not None:
         w.add("order_id < ?", cursor)
-    cols = ", ".join(schema.ORDER_COLUMNS)
-    rows = store.query(
-        f"SELECT {cols} FROM orders WHERE {w.sql()} ORDER BY order_id DESC LIMIT ?",
-        (*w.params, limit + 1),
+    page = _newest_page(
+        store, "orders", schema.ORDER_COLUMNS, w, "order_id DESC", limit, lambda r: str(r[0])
     )
-    page = _page(rows, limit, lambda r: str(r[0]))
     return [OrderRow(*r) for r in page.rows], page.next_cursor
 
 
@@ -130,12 +145,10 @@ def search_fills(
         w.add("ts < ?", end)
     if cursor is not None:
         w.add("(trade_id, order_id) < (?, ?)", *cursor)  # a row value: one index range
-    rows = store.query(
-        f"SELECT {', '.join(schema.FILL_COLUMNS)} FROM fills WHERE {w.sql()}"
-        " ORDER BY trade_id DESC, order_id DESC LIMIT ?",
-        (*w.params, limit + 1),
-    )
-    return _page(rows, limit, lambda r: f"{r[0]}.{r[1]}")
+    return _newest_page(
+        store, "fills", schema.FILL_COLUMNS, w, "trade_id DESC, order_id DESC", limit,
+        lambda r: f"{r[0]}.{r[1]}",
+    )  # fmt: skip
 
 
 def search_ledger(
@@ -153,12 +166,10 @@ def search_ledger(
         w.add("asset = ?", asset)
     if cursor is not None:
         w.add("(seq, n) < (?, ?)", *cursor)
-    rows = store.query(
-        f"SELECT {', '.join(schema.LEDGER_COLUMNS)} FROM ledger WHERE {w.sql()}"
-        " ORDER BY seq DESC, n DESC LIMIT ?",
-        (*w.params, limit + 1),
-    )
-    return _page(rows, limit, lambda r: f"{r[0]}.{r[1]}")
+    return _newest_page(
+        store, "ledger", schema.LEDGER_COLUMNS, w, "seq DESC, n DESC", limit,
+        lambda r: f"{r[0]}.{r[1]}",
+    )  # fmt: skip
 
 
 def search_trades(
@@ -179,12 +190,9 @@ def search_trades(
         w.add("ts < ?", end)
     if cursor is not None:
         w.add("trade_id < ?", cursor)
-    rows = store.query(
-        f"SELECT {', '.join(schema.TRADE_COLUMNS)} FROM trades WHERE {w.sql()}"
-        " ORDER BY trade_id DESC LIMIT ?",
-        (*w.params, limit + 1),
+    return _newest_page(
+        store, "trades", schema.TRADE_COLUMNS, w, "trade_id DESC", limit, lambda r: str(r[0])
     )
-    return _page(rows, limit, lambda r: str(r[0]))
 
 
 TOP_TRADES_SQL = (
