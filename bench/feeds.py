@@ -14,7 +14,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import describe
 from cambist.feeds.book import Verdict
 from cambist.feeds.emulator.market import BookChange, Market
 from cambist.feeds.gate import Core, Counters, Gate, GateConfig
@@ -32,18 +33,6 @@ from cambist.feeds.types import Record, Trade
 from cambist.feeds.venues import VENUES
 
 SYMBOLS = {"kraken": ["BTC-USD", "ETH-USD"], "coinbase": ["BTC-USD", "ETH-USD"]}
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def record(venue: str, n: int) -> dict[str, list[bytes]]:
@@ -281,7 +270,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = 5_000 if args.quick else 40_000
-    m = machine()
+    m = describe()
     print(f"machine: {m['cpu']}, {m['cores']} cores, python {m['python']}")
     per: dict[str, float] = {}
     recs = {}
