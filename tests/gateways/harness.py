@@ -1,4 +1,4 @@
-"""A real server (node on a tmp data dir + gateway + uvicorn) in a thread, and signed clients."""
+"""A real server (node on a tmp data dir + gateway + its HTTP server) in a thread, and signed clients."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from cambist.client import Client
+from cambist.gateways.rest.http import HttpServer
 from cambist.server.config import load_config
 from cambist.server.runner import ADMIN_KEY_FILE, run_server
 
@@ -32,14 +33,14 @@ class RunningServer:
             },
         )
         self.url = ""
-        self._server: uvicorn.Server | None = None
+        self._server: HttpServer | uvicorn.Server | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.clients: list[Client] = []
 
     def _run(self) -> None:
-        def started(url: str, server: uvicorn.Server) -> None:
+        def started(url: str, server: HttpServer | uvicorn.Server) -> None:
             self.url, self._server = url, server
             self._started.set()
 

@@ -38,6 +38,7 @@ def test_config_defaults_without_sources() -> None:
         ("", {"CAMBIST_PORT": "70000"}, "out of range"),
         ("", {"CAMBIST_VIEW_REPLAY": "maybe"}, "view_replay"),
         ("", {"CAMBIST_WORKERS": "2"}, "workers"),
+        ("", {"CAMBIST_HTTP": "h2o"}, "http"),
         ("port = [", {}, "config file"),
     ],
 )

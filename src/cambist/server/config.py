@@ -44,6 +44,9 @@ class ServeConfig:
     projectors: bool = True
     """Run the read-model projectors (history endpoints) inside the server."""
     default_markets: bool = True
+    http: str = "native"
+    """The HTTP server: ``native`` (the gateway's own httptools protocol) or ``uvicorn`` (the
+    ASGI app under uvicorn, kept to compare the two on the same machine)."""
 
 
 def _coerce(name: str, value: Any, kind: Any) -> Any:
@@ -104,6 +107,8 @@ def load_config(
             setattr(cfg, name, _coerce(f"{source}: {name}", value, fields[name]))
     if not 0 <= cfg.port <= 65535:
         raise ConfigError(f"port {cfg.port} is out of range")
+    if cfg.http not in ("native", "uvicorn"):
+        raise ConfigError(f"http: {cfg.http!r} is not native or uvicorn")
     if cfg.workers != 1:
         raise ConfigError("workers: only 1 is supported (see docs/benchmarks.md, Server)")
     return cfg

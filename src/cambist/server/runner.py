@@ -1,4 +1,4 @@
-"""``cambist serve``: the node, the live view, the REST gateway and uvicorn, in one process.
+"""``cambist serve``: the node, the live view, the REST gateway and its HTTP server, in one process.
 
 Start-up order: open the node (snapshot + journal replay), rebuild the gateway's view, start the
 gateway's feed, seed a new data directory (default markets and the admin key), then bind and
@@ -29,6 +29,7 @@ import uvicorn
 from cambist.domain.commands import Command, CreateAccount, CreateAsset, CreateMarket
 from cambist.domain.engine import Engine
 from cambist.gateways.rest.gateway import Gateway, GatewayConfig
+from cambist.gateways.rest.http import HttpServer
 from cambist.gateways.rest.keystore import KeyStore
 from cambist.gateways.rest.metrics import Histogram, Metrics
 from cambist.gateways.rest.view import View
@@ -204,7 +205,7 @@ async def run_server(
     cfg: ServeConfig,
     *,
     announce: bool = True,
-    on_started: Callable[[str, uvicorn.Server], None] | None = None,
+    on_started: Callable[[str, HttpServer | uvicorn.Server], None] | None = None,
     tune_runtime: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or ``server.should_exit``); then shut down gracefully.
@@ -243,13 +244,17 @@ async def run_server(
         sock.listen(4096)
         port = sock.getsockname()[1]
         url = f"http://{cfg.host}:{port}"
-        server = _Server(
-            uvicorn.Config(
-                gateway.app, loop="none", http="httptools", lifespan="off", access_log=False,
-                log_config=None, log_level="warning", timeout_graceful_shutdown=10,
-                backlog=4096,
-            )
-        )  # fmt: skip
+        server: HttpServer | _Server
+        if cfg.http == "uvicorn":  # kept to compare the two stacks on the same machine
+            server = _Server(
+                uvicorn.Config(
+                    gateway.app, loop="none", http="httptools", lifespan="off", access_log=False,
+                    log_config=None, log_level="warning", timeout_graceful_shutdown=10,
+                    backlog=4096,
+                )
+            )  # fmt: skip
+        else:
+            server = HttpServer(gateway.app, graceful_s=10.0)
         (data_dir / SERVE_FILE).write_text(json.dumps({"url": url, "pid": os.getpid()}))
         if announce:
             key_note = (f"new admin key written to {data_dir / ADMIN_KEY_FILE}" if admin
@@ -259,7 +264,10 @@ async def run_server(
         log.info("serve.started", url=url, sequence=view.last_seq, data_dir=str(data_dir))
         if on_started is not None:
             on_started(url, server)
-        await server.serve(sockets=[sock])
+        if isinstance(server, HttpServer):
+            await server.serve(sock)
+        else:
+            await server.serve(sockets=[sock])
         await gateway.stop()
     finally:
         if projectors is not None:

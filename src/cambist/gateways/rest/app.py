@@ -202,15 +202,50 @@ class RestApp:
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         method: str = scope["method"]
         path: str = scope["path"]
+        headers = dict(scope["headers"])
+        try:
+            body = await self._read_body(receive, headers)
+        except ApiError as err:
+            resp = self.refused(err, "unmatched")
+        else:
+            raw = scope.get("raw_path") or path.encode()
+            resp = await self.handle(method, path, raw, scope.get("query_string", b""), headers,
+                                     body)  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": resp.status,
+                "headers": [
+                    (b"content-type", resp.content_type),
+                    (b"content-length", str(len(resp.body)).encode()),
+                    *resp.headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": resp.body})
+
+    def refused(self, err: ApiError, route_name: str) -> Response:
+        """A refusal before any handler ran (e.g. a body over ``max_body``), counted as such."""
+        self.metrics.rejections.inc(err.code)
+        self.metrics.requests.inc(route_name, str(err.status))
+        return Response(err.status, err.body(), headers=err.headers)
+
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        raw_path: bytes,
+        qs: bytes,
+        headers: dict[bytes, bytes],
+        body: bytes,
+    ) -> Response:
+        """One request, whichever server read it: ASGI above, or the native HTTP protocol
+        (:mod:`cambist.gateways.rest.http`). ``headers`` have lowercase names."""
         route_name = "unmatched"
         try:
-            headers = dict(scope["headers"])
-            body = await self._read_body(receive, headers)
             route, params = self._route(method, path)
             route_name = route.template
-            raw = scope.get("raw_path") or path.encode()
-            qs: bytes = scope.get("query_string", b"")
-            signed = raw + b"?" + qs if qs else raw
+            signed = raw_path + b"?" + qs if qs else raw_path
             query = dict(parse_qsl(qs.decode("latin-1"), keep_blank_values=True)) if qs else {}
             req = Request(method, path, signed, query, body, headers, params)
             if route.access != PUBLIC:
@@ -231,18 +266,7 @@ class RestApp:
             log.exception("unhandled_error", method=method, path=path)
             resp = Response(500, ApiError("internal_error", "internal error").body())
         self.metrics.requests.inc(route_name, str(resp.status))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": resp.status,
-                "headers": [
-                    (b"content-type", resp.content_type),
-                    (b"content-length", str(len(resp.body)).encode()),
-                    *resp.headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": resp.body})
+        return resp
 
 
 def now_ns() -> int:

@@ -1,0 +1,134 @@
+"""The native HTTP/1.1 server at the byte level: framing that httpx never exercises."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+from cambist.client import Client, signed_headers
+from tests.gateways.harness import RunningServer
+
+
+def _connect(server: RunningServer) -> socket.socket:
+    parts = urlsplit(server.url)
+    return socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
+
+
+def _read_answers(sock: socket.socket, count: int) -> list[tuple[bytes, dict[bytes, bytes], bytes]]:
+    """Read ``count`` answers framed by content-length: (status line, headers, body)."""
+    buf = b""
+    out = []
+    while len(out) < count:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(out)} answers"
+            buf += chunk
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        status, *lines = head.split(b"\r\n")
+        headers = {k.lower(): v.strip() for k, v in (line.split(b":", 1) for line in lines)}
+        size = int(headers[b"content-length"])
+        while len(buf) < size:
+            chunk = sock.recv(65536)
+            assert chunk
+            buf += chunk
+        out.append((status, headers, buf[:size]))
+        buf = buf[size:]
+    return out
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_pipelined_requests_are_answered_in_order(server: RunningServer) -> None:
+    with _connect(server) as sock:
+        paths = ["/api/v1/time", "/api/v1/markets", "/nope", "/api/v1/health"] * 5
+        sock.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in paths))
+        answers = _read_answers(sock, len(paths))
+        for path, (status, _, body) in zip(paths, answers, strict=True):
+            if path == "/nope":
+                assert status.startswith(b"HTTP/1.1 404") and b"not_found" in body
+            else:
+                assert status.startswith(b"HTTP/1.1 200"), (path, status)
+        assert b"epoch_ms" in answers[0][2] and b"BTC-USD" in answers[1][2]
+
+
+def test_http10_closes_after_the_answer(server: RunningServer) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /api/v1/time HTTP/1.0\r\n\r\n")
+        [(status, headers, _)] = _read_answers(sock, 1)
+        assert status.startswith(b"HTTP/1.1 200") and headers[b"connection"] == b"close"
+        assert _closed(sock)
+
+
+def test_connection_close_is_honoured(server: RunningServer) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /api/v1/time HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        [(status, _, _)] = _read_answers(sock, 1)
+        assert status.startswith(b"HTTP/1.1 200") and _closed(sock)
+
+
+def test_malformed_request_is_400_and_closed(server: RunningServer) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GARBAGE\x00\x01 not http\r\n\r\n")
+        [(status, _, _)] = _read_answers(sock, 1)
+        assert status.startswith(b"HTTP/1.1 400") and _closed(sock)
+
+
+def test_head_answers_without_a_body(server: RunningServer) -> None:
+    with _connect(server) as sock:
+        sock.sendall(
+            b"HEAD /api/v1/time HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/time HTTP/1.1\r\n\r\n"
+        )
+        buf = b""
+        while buf.count(b"\r\n\r\n") < 2:
+            buf += sock.recv(65536)
+        first, rest = buf.split(b"\r\n\r\n", 1)
+        assert first.startswith(b"HTTP/1.1 405")  # HEAD is no route's method; still no body
+        assert rest.startswith(b"HTTP/1.1 200")
+
+
+def test_chunked_and_expect_continue_bodies(server: RunningServer, admin: Client) -> None:
+    made = admin.create_account("http-chunked")
+    key, secret = made["api_key"], made["api_secret"]
+    body = json.dumps({"market": "BTC-USD", "side": "buy", "quantity": "1", "price": "1"})
+    raw = body.encode()
+    now = time.time_ns() // 1_000_000
+    headers = signed_headers(key, secret, now, "POST", "/api/v1/orders", raw)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with _connect(server) as sock:
+        half = len(raw) // 2
+        chunked = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+            half,
+            raw[:half],
+            len(raw) - half,
+            raw[half:],
+        )
+        sock.sendall(
+            f"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\n{head}Transfer-Encoding: chunked\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
+        )
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(chunked)
+        [(status, _, answer)] = _read_answers(sock, 1)
+        # the account has no funds: the engine's refusal proves the body arrived whole and signed
+        assert status.startswith(b"HTTP/1.1 422"), answer
+        assert json.loads(answer)["error"]["code"] == "insufficient_funds"
+
+
+def test_oversized_chunked_body_is_413_and_the_connection_stays(server: RunningServer) -> None:
+    with _connect(server) as sock:
+        chunk = b"x" * 40_000
+        sock.sendall(
+            b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + (b"%x\r\n%s\r\n" % (len(chunk), chunk)) * 2
+            + b"0\r\n\r\nGET /api/v1/time HTTP/1.1\r\n\r\n"
+        )
+        (status, _, body), (status2, _, _) = _read_answers(sock, 2)
+        assert status.startswith(b"HTTP/1.1 413") and b"body_too_large" in body
+        assert status2.startswith(b"HTTP/1.1 200")
