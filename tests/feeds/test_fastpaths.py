@@ -6,6 +6,8 @@ import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cambist.feeds.book import L2Book
 from cambist.feeds.gate import Core, Counters
@@ -17,14 +19,14 @@ from cambist.feeds.venues import VENUES, kraken
 def test_cached_kraken_checksum_equals_full_recomputation() -> None:
     rng = random.Random(5)
     fast, plain = kraken.CrcBook(kraken.DEPTH), L2Book(kraken.DEPTH)
-    texts = ["1", "1.0", "1.50", "0.00012", "12.5"]
+    sizes = [100_000_000, 150_000_000, 12_000, 1_250_000_000]
     for _ in range(2000):
         bids: list[Level] = []
         asks: list[Level] = []
         for side, base in ((bids, 100), (asks, 120)):
             for _ in range(rng.randint(0, 3)):
-                px = Decimal(f"{base + rng.randint(0, 15)}.{rng.choice(['5', '50', '0'])}")
-                sz = Decimal("0") if rng.random() < 0.3 else Decimal(rng.choice(texts))
+                px = (base + rng.randint(0, 15)) * 100_000_000 + rng.choice([0, 50_000_000])
+                sz = 0 if rng.random() < 0.3 else rng.choice(sizes)
                 side.append((px, sz))
         fast.apply(bids, asks)
         plain.apply(bids, asks)
@@ -43,19 +45,38 @@ def test_memoized_copy_on_second_connection_is_deduplicated() -> None:
     for core in cores:
         assert core.handle(raw, 3) == []
     assert out == [
-        Trade("binance", "BTC-USDT", "sell", Decimal("1.50"), Decimal("2"), "7", 1_000_000, 3)
+        Trade("binance", "BTC-USDT", "sell", 150_000_000, 200_000_000, "7", 1_000_000, 3)
     ]
     assert merger.duplicates == 1
     assert [c.stats.messages for c in cores] == [1, 1]
 
 
-def test_cached_decimals_are_exact_and_reject_bad_text() -> None:
-    from cambist.feeds.decimals import levels
+def test_scaled_values_are_exact_and_reject_bad_text() -> None:
+    from cambist.feeds.scaled import DEFAULT_SCALE, Units, levels, parse, text
     from cambist.feeds.types import FeedError
 
-    out = levels([("0.35280000", "0"), ("0.3528", "1E+2")])
-    assert out == [(Decimal("0.3528"), Decimal(0)), (Decimal("0.3528"), Decimal(100))]
-    assert [str(p) for p, _ in out] == ["0.35280000", "0.3528"]  # exact text kept
-    for bad in ("abc", "NaN", "Infinity", ""):
+    u = Units(DEFAULT_SCALE)
+    out = levels([("0.35280000", "0"), ("0.3528", "1E+2"), ("7", "0.000000010")], u)
+    assert out == [(35_280_000, 0), (35_280_000, 10_000_000_000), (700_000_000, 1)]
+    assert parse("12.5", 1) == 125 and parse("12.50", 1) == 125 and parse(".5", 2) == 50
+    assert text(35_280_000, 8) == "0.35280000" and text(7, 0) == "7"
+    bad = ("abc", "NaN", "Infinity", "", "-1", "1_000", " 1", "1.2.3", "\uff11", "0.000000001")
+    for b in bad:  # the last has more decimals than the scale holds: never rounded
         with pytest.raises(FeedError):
-            levels([(bad, "1")])
+            levels([(b, "1")], u)
+
+
+@given(st.integers(0, 10**20), st.integers(0, 12), st.integers(0, 12), st.integers(0, 3))
+def test_scaled_parse_equals_decimal_reckoning(v: int, scale: int, shown: int, pad: int) -> None:
+    """Any text a venue may send for a value (any number of decimals, trailing zeros) parses
+    to the value Decimal arithmetic gives, or is refused when the scale cannot hold it."""
+    from cambist.feeds.scaled import parse
+    from cambist.feeds.types import FeedError
+
+    txt = f"{Decimal(v).scaleb(-shown):f}" + ("0" * pad if shown else "")
+    want = Decimal(txt).scaleb(scale)
+    if want == want.to_integral_value():
+        assert parse(txt, scale) == int(want)
+    else:
+        with pytest.raises(FeedError):
+            parse(txt, scale)

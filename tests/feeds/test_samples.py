@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal as D  # noqa: N817
+from decimal import Decimal
 
 import pytest
 from conftest import SAMPLES, SHARED_SAMPLES, sample_lines
@@ -13,6 +13,14 @@ from cambist.feeds.venues import binance, bybit, coinbase, kraken, okx
 
 R = 7  # receive timestamp passed to the parsers
 MS = 1_000_000
+
+
+def X(text: str) -> int:
+    """The value at the default scale (8 decimals), by Decimal arithmetic: an independent
+    reckoning of what the parsers' string operations must give."""
+    v = Decimal(text).scaleb(8)
+    assert v == v.to_integral_value()
+    return int(v)
 
 
 def test_samples_files_match_shared_samples_doc() -> None:
@@ -33,15 +41,15 @@ def test_binance_samples_parse_exact_values() -> None:
     s = binance.Session(["BNB-BTC", "NKN-USDT"])
     trade, agg, depth, ticker = (s.parse(x, R) for x in sample_lines("binance"))
     assert trade == [
-        Trade("binance", "BNB-BTC", "sell", D("0.001"), D("100"), "12345", 1672515782136 * MS, R)
+        Trade("binance", "BNB-BTC", "sell", X("0.001"), X("100"), "12345", 1672515782136 * MS, R)
     ]
     assert agg == [
         Trade(
             "binance",
             "NKN-USDT",
             "buy",
-            D("0.35280000"),
-            D("58.00000000"),
+            X("0.35280000"),
+            X("58.00000000"),
             "15683430",
             1633998523963 * MS,
             R,
@@ -52,8 +60,8 @@ def test_binance_samples_parse_exact_values() -> None:
             "binance",
             "NKN-USDT",
             False,
-            [(D("0.35170000"), D("4265.00000000"))],
-            [(D("0.35290000"), D("10968.00000000"))],
+            [(X("0.35170000"), X("4265.00000000"))],
+            [(X("0.35290000"), X("10968.00000000"))],
             499869754,
             499869752,
             1633998512568 * MS,
@@ -64,16 +72,16 @@ def test_binance_samples_parse_exact_values() -> None:
         Quote(
             "binance",
             "NKN-USDT",
-            D("0.35210000"),
-            D("672.00000000"),
-            D("0.35260000"),
-            D("3199.00000000"),
+            X("0.35210000"),
+            X("672.00000000"),
+            X("0.35260000"),
+            X("3199.00000000"),
             499869768,
             0,
             R,
         )
     ]
-    assert str(agg[0].price) == "0.35280000"  # exact text kept, not only the value
+    assert agg[0].price == 35_280_000  # 0.35280000 in units of 1e-8
 
 
 def test_coinbase_samples_parse_exact_values() -> None:
@@ -87,8 +95,8 @@ def test_coinbase_samples_parse_exact_values() -> None:
             "coinbase",
             "SKL-BTC",
             "buy",
-            D("0.00001305"),
-            D("985"),
+            X("0.00001305"),
+            X("985"),
             "280232",
             1618677817089723000,
             R,
@@ -101,7 +109,7 @@ def test_coinbase_samples_parse_exact_values() -> None:
             "SKL-BTC",
             False,
             [],
-            [(D("0.00001306"), D("660.5"))],
+            [(X("0.00001306"), X("660.5"))],
             -1,
             -1,
             1618677817075687000,
@@ -113,8 +121,8 @@ def test_coinbase_samples_parse_exact_values() -> None:
             "coinbase",
             "ETH-USD",
             "sell",
-            D("1260.01"),
-            D("0.3"),
+            X("1260.01"),
+            X("0.3"),
             "000000000",
             1565815347265000000,
             R,
@@ -126,7 +134,7 @@ def test_coinbase_samples_parse_exact_values() -> None:
             "coinbase",
             "BTC-USD",
             True,
-            [(D("21921.73"), D("0.06317902")), (D("21921.3"), D("0.02"))],
+            [(X("21921.73"), X("0.06317902")), (X("21921.3"), X("0.02"))],
             [],
             -1,
             -1,
@@ -141,7 +149,7 @@ def test_kraken_samples_parse_json_numbers_exactly() -> None:
     trade, book = (s.parse(x, R) for x in sample_lines("kraken"))
     assert trade == [
         Trade(
-            "kraken", "MATIC-USD", "sell", D("0.5117"), D("40.0"), "4665906", 1695628177708706000, R
+            "kraken", "MATIC-USD", "sell", X("0.5117"), X("40.0"), "4665906", 1695628177708706000, R
         )
     ]
     assert book == [
@@ -149,7 +157,7 @@ def test_kraken_samples_parse_json_numbers_exactly() -> None:
             "kraken",
             "MATIC-USD",
             False,
-            [(D("0.5657"), D("1098.3947558"))],
+            [(X("0.5657"), X("1098.3947558"))],
             [],
             -1,
             -1,
@@ -158,7 +166,7 @@ def test_kraken_samples_parse_json_numbers_exactly() -> None:
             2114181697,
         )
     ]
-    assert str(book[0].bids[0][1]) == "1098.3947558"
+    assert book[0].bids[0][1] == 109_839_475_580  # a JSON number, exact: 1098.3947558e8
 
 
 def test_okx_samples_parse_exact_values() -> None:
@@ -169,8 +177,8 @@ def test_okx_samples_parse_exact_values() -> None:
             "okx",
             "BTC-USDT",
             "buy",
-            D("42219.9"),
-            D("0.12060306"),
+            X("42219.9"),
+            X("0.12060306"),
             "130639474",
             1630048897897 * MS,
             R,
@@ -182,8 +190,8 @@ def test_okx_samples_parse_exact_values() -> None:
             "okx",
             "BTC-USDT",
             False,
-            [(D("8476.97"), D("256")), (D("8475.55"), D("101"))],
-            [(D("8476.98"), D("415")), (D("8477"), D("7"))],
+            [(X("8476.97"), X("256")), (X("8475.55"), X("101"))],
+            [(X("8476.98"), X("415")), (X("8477"), X("7"))],
             123457,
             123456,
             1597026383085 * MS,
@@ -200,8 +208,8 @@ def test_bybit_samples_parse_exact_values() -> None:
             "bybit",
             "BTC-USDT",
             "buy",
-            D("16578.50"),
-            D("0.001"),
+            X("16578.50"),
+            X("0.001"),
             "20f43950-d8dd-5b31-9112-a178eb6023af",
             1672304486865 * MS,
             R,
@@ -212,8 +220,8 @@ def test_bybit_samples_parse_exact_values() -> None:
             "bybit",
             "BTC-USDT",
             True,
-            [(D("16493.50"), D("0.006")), (D("16493.00"), D("0.100"))],
-            [(D("16611.00"), D("0.029")), (D("16612.00"), D("0.213"))],
+            [(X("16493.50"), X("0.006")), (X("16493.00"), X("0.100"))],
+            [(X("16611.00"), X("0.029")), (X("16612.00"), X("0.213"))],
             18521288,
             18521287,
             1672304484978 * MS,
@@ -246,11 +254,11 @@ def test_template_venue_roundtrip_wire_to_normalized_exact() -> None:
 
     wire = _template.Wire(["BTC-USDT"])
     session = _template.Session(["BTC-USDT"])
-    t = Trade("template", "BTC-USDT", "sell", D("1.10"), D("0.5"), "9", 5, 0)
+    t = Trade("template", "BTC-USDT", "sell", X("1.10"), X("0.5"), "9", 5, 0)
     (text,) = wire.trades([t])
     assert session.parse(text.encode(), R) == [
-        Trade("template", "BTC-USDT", "sell", D("1.10"), D("0.5"), "9", 5, R)
+        Trade("template", "BTC-USDT", "sell", X("1.10"), X("0.5"), "9", 5, R)
     ]
-    book = wire.book("BTC-USDT", False, [(D("1"), D("2"))], [], 4, 5, 6, L2Book())
+    book = wire.book("BTC-USDT", False, [(X("1"), X("2"))], [], 4, 5, 6, L2Book())
     (u,) = session.parse(book.encode(), R)
-    assert isinstance(u, BookUpdate) and (u.seq, u.prev_seq, u.bids) == (5, 4, [(D("1"), D("2"))])
+    assert isinstance(u, BookUpdate) and (u.seq, u.prev_seq, u.bids) == (5, 4, [(X("1"), X("2"))])

@@ -1,4 +1,4 @@
-"""An L2 book keyed by exact decimal price, plus the per-book integrity state machine.
+"""An L2 book keyed by exact scaled-integer price, plus the per-book integrity state machine.
 
 ``SyncedBook`` holds the state every venue shares (a book, live or waiting for a snapshot,
 the last sequence id); each venue module subclasses it to state its own rule for accepting
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from decimal import Decimal
 
 from cambist.feeds.types import NO_SEQ, BookUpdate, Level
 
@@ -21,8 +20,8 @@ class L2Book:
     __slots__ = ("asks", "bids", "depth")
 
     def __init__(self, depth: int = 0) -> None:
-        self.bids: dict[Decimal, Decimal] = {}
-        self.asks: dict[Decimal, Decimal] = {}
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
         self.depth = depth
         """Keep only this many levels per side after each update (0: unlimited)."""
 
@@ -78,14 +77,8 @@ class L2Book:
         return px, self.asks[px]
 
     def levels(self, n: int = 0) -> tuple[list[Level], list[Level]]:
-        """Both sides best first, as value-normalized decimals (for comparisons and hashes)."""
-        bids = self.top_bids(n or len(self.bids))
-        asks = self.top_asks(n or len(self.asks))
-        norm = Decimal.normalize
-        return (
-            [(norm(p), norm(s)) for p, s in bids],
-            [(norm(p), norm(s)) for p, s in asks],
-        )
+        """Both sides best first (for comparisons and hashes)."""
+        return self.top_bids(n or len(self.bids)), self.top_asks(n or len(self.asks))
 
     def state_hash(self, n: int = 0) -> str:
         """Digest of the (top ``n``) levels by value: equal books hash equal across venues."""

@@ -17,6 +17,7 @@ from aiohttp import web
 from cambist.feeds.consolidated import ConsolidatedBook
 from cambist.feeds.emulator.server import FAULTS, Emulator, FaultConfig
 from cambist.feeds.gate import Gate, GateConfig
+from cambist.feeds.scaled import Scale
 from cambist.feeds.sink import FileSink, MemorySink, Sink
 from cambist.feeds.venues import VENUES
 
@@ -28,6 +29,19 @@ def _loop_policy() -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _scales(items: list[str]) -> dict[str, dict[str, Scale]]:
+    """``VENUE:SYMBOL=PRICE_DECIMALS:SIZE_DECIMALS`` options per venue."""
+    out: dict[str, dict[str, Scale]] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        venue, _, symbol = key.partition(":")
+        p, _, q = value.partition(":")
+        if venue not in VENUES or not symbol or not (p.isdigit() and q.isdigit()):
+            raise typer.BadParameter(f"expected VENUE:SYMBOL=P:S, got {item!r}")
+        out.setdefault(venue, {})[symbol] = Scale(int(p), int(q))
+    return out
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -50,12 +64,19 @@ def run(
     log: Annotated[Path | None, typer.Option(help="Market-data log file.")] = None,
     api_port: Annotated[int, typer.Option(help="Local API port (127.0.0.1).")] = 8765,
     duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: never).")] = 0,
+    scale: Annotated[
+        list[str],
+        typer.Option(
+            help="VENUE:SYMBOL=P:S decimals of prices and sizes (default 8:8; Kraken needs the "
+            "pair's price_precision:qty_precision for its checksum)."
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run the gates and serve the consolidated book on http://127.0.0.1:PORT/book/SYMBOL."""
     unknown = [v for v in venue if v not in VENUES]
     if unknown:
         raise typer.BadParameter(f"unknown venue(s) {unknown}; known: {sorted(VENUES)}")
-    ws, rest = _pairs(ws_url), _pairs(rest_url)
+    ws, rest, scales = _pairs(ws_url), _pairs(rest_url), _scales(scale)
     syms = [s.strip() for s in symbols.split(",") if s.strip()]
     sink: Sink = FileSink(log) if log else MemorySink()
     gates = [
@@ -63,7 +84,12 @@ def run(
             VENUES[v],
             syms,
             sink,
-            GateConfig(connections=connections, ws_url=ws.get(v, ""), rest_url=rest.get(v, "")),
+            GateConfig(
+                connections=connections,
+                ws_url=ws.get(v, ""),
+                rest_url=rest.get(v, ""),
+                scales=scales.get(v, {}),
+            ),
         )
         for v in venue
     ]

@@ -15,6 +15,7 @@ from decimal import Decimal
 import msgspec
 
 from cambist.feeds.merge import Merger
+from cambist.feeds.scaled import to_decimal
 
 
 class VenueTop(msgspec.Struct, frozen=True):
@@ -59,7 +60,17 @@ class ConsolidatedBook:
                     continue  # one-sided or crossed: not a usable market
                 if now - s.updated_ns > self.stale_ns:
                     continue
-                out.append(VenueTop(venue, bb[0], bb[1], ba[0], ba[1], (now - s.updated_ns) / 1e6))
+                ps, ss = s.scale  # venues' scales differ: compare as exact decimals
+                out.append(
+                    VenueTop(
+                        venue,
+                        to_decimal(bb[0], ps),
+                        to_decimal(bb[1], ss),
+                        to_decimal(ba[0], ps),
+                        to_decimal(ba[1], ss),
+                        (now - s.updated_ns) / 1e6,
+                    )
+                )
         return out
 
     def get(self, symbol: str, now_ns: int | None = None) -> Consolidated:

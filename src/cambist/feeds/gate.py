@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -22,8 +22,18 @@ import structlog
 
 from cambist.feeds.book import SyncedBook, Verdict
 from cambist.feeds.merge import Merger
+from cambist.feeds.scaled import Scale
 from cambist.feeds.sink import Sink
-from cambist.feeds.types import Ack, BookUpdate, FeedError, Quote, Record, Resync, Trade
+from cambist.feeds.types import (
+    Ack,
+    BookUpdate,
+    FeedError,
+    Instrument,
+    Quote,
+    Record,
+    Resync,
+    Trade,
+)
 from cambist.feeds.venue import VenueSession
 
 log = structlog.get_logger("cambist.feeds")
@@ -47,6 +57,8 @@ class GateConfig:
     snapshot_burst: int = 10
     flush_every: int = 512
     flush_interval_s: float = 0.002
+    scales: dict[str, Scale] = field(default_factory=dict)
+    """Decimals of prices and sizes per symbol (``scaled.DEFAULT_SCALE`` when absent)."""
 
 
 @dataclass
@@ -105,14 +117,21 @@ class Core:
     """Parse, check and merge one connection's messages. No I/O: returns resync requests."""
 
     def __init__(
-        self, venue: ModuleType, symbols: Sequence[str], conn: int, merger: Merger, stats: Counters
+        self,
+        venue: ModuleType,
+        symbols: Sequence[str],
+        conn: int,
+        merger: Merger,
+        stats: Counters,
+        scales: Mapping[str, Scale] | None = None,
     ) -> None:
         self.venue = venue
         self.conn = conn
         self.merger = merger
         self.stats = stats
         self.symbols = list(symbols)
-        self.session: VenueSession = venue.Session(symbols)
+        self.scales = dict(scales or {})
+        self.session: VenueSession = venue.Session(symbols, self.scales)
         self.shared = self.session.shared_book_seq
         self.memo = merger.memo if self.session.stateless_parse else None
         self.books: dict[str, SyncedBook] = {}
@@ -120,11 +139,12 @@ class Core:
 
     def new_session(self) -> None:
         """Fresh protocol state and books for a new socket; the merger learns of them."""
-        self.session = self.venue.Session(self.symbols)
+        self.session = self.venue.Session(self.symbols, self.scales)
         self.session.memo = self.merger.venue_memo
         self.books = {s: self.session.new_book(s) for s in self.symbols}
         for s, b in self.books.items():
-            self.merger.register(self.conn, self.session.name, s, b, self.shared)
+            scale = self.session.scales[s]
+            self.merger.register(self.conn, self.session.name, s, b, self.shared, scale)
 
     def handle(self, raw: bytes, recv_ts: int) -> list[str]:
         """One wire message. Returns the symbols whose book must be resynchronised."""
@@ -194,7 +214,7 @@ class Connection:
         self.gate = gate
         self.conn = conn
         cfg = gate.config
-        self.core = Core(gate.venue, gate.symbols, conn, gate.merger, gate.stats[conn])
+        self.core = Core(gate.venue, gate.symbols, conn, gate.merger, gate.stats[conn], cfg.scales)
         self.stats = gate.stats[conn]
         self.backoff = Backoff(cfg.backoff_base_s, cfg.backoff_cap_s)
         self.ws: aiohttp.ClientWebSocketResponse | None = None
@@ -371,8 +391,15 @@ class Gate:
             await asyncio.sleep(self.config.flush_interval_s)
             self.flush()
 
+    def instruments(self) -> list[Instrument]:
+        """The scales of every symbol, as the log records them before any price."""
+        session = self.venue.Session(self.symbols, self.config.scales)
+        name = session.name
+        return [Instrument(name, s, *session.scales[s]) for s in self.symbols]
+
     async def run(self) -> None:
         """Run until cancelled."""
+        self.pending.extend(self.instruments())
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             self.http = http

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.scaled import DEFAULT_SCALE, Scale, to_decimal
 from cambist.feeds.types import NO_SEQ, BookUpdate, Event, Quote, Record, Trade
 
 T = TypeVar("T")
@@ -56,10 +57,12 @@ class ParseMemo(Generic[T]):
 class BookStream:
     """The merged state of one (venue, symbol) book."""
 
-    __slots__ = ("book", "last_seq", "leader", "live", "members", "shared", "updated_ns")
+    __slots__ = ("book", "last_seq", "leader", "live", "members", "scale", "shared", "updated_ns")
 
-    def __init__(self, shared: bool) -> None:
+    def __init__(self, shared: bool, scale: Scale = DEFAULT_SCALE) -> None:
         self.shared = shared
+        self.scale = scale
+        """Decimals of the book's scaled-integer prices and sizes."""
         self.book = L2Book()
         self.last_seq = NO_SEQ
         self.leader: int | None = None
@@ -118,11 +121,19 @@ class Merger:
         self.emit(q)
 
     # books --------------------------------------------------------------------------------
-    def register(self, conn: int, venue: str, symbol: str, book: SyncedBook, shared: bool) -> None:
+    def register(
+        self,
+        conn: int,
+        venue: str,
+        symbol: str,
+        book: SyncedBook,
+        shared: bool,
+        scale: Scale = DEFAULT_SCALE,
+    ) -> None:
         """A connection's book for (venue, symbol) joins the stream (on every (re)connect)."""
         s = self.books.get((venue, symbol))
         if s is None:
-            s = self.books[(venue, symbol)] = BookStream(shared)
+            s = self.books[(venue, symbol)] = BookStream(shared, scale)
         s.members[conn] = book
 
     def book(self, conn: int, u: BookUpdate, synced: SyncedBook, verdict: Verdict) -> None:
@@ -201,4 +212,4 @@ class Merger:
         bb, ba = s.book.best_bid(), s.book.best_ask()
         if bb is None or ba is None:
             return None
-        return (bb[0] + ba[0]) / 2
+        return to_decimal(bb[0] + ba[0], s.scale.price) / 2

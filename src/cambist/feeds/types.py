@@ -2,10 +2,12 @@
 
 Every venue's wire messages become these few msgspec Structs, so that the dedup, the
 market-data log and the consolidated book never see a venue quirk. Prices and sizes are
-``decimal.Decimal`` built from the venue's own text (msgspec decodes JSON strings and JSON
-numbers straight into ``Decimal``), so no value ever passes through a float. Decimals compare
-and hash by value, so ``0.3528`` and ``0.35280000`` are the same book level while the exact
-text survives for checksums (Kraken) and for the log.
+exact integers in units of ``10**-scale`` of the instrument (``scaled.Scale``), parsed from
+the venue's own text without ever passing through float (``scaled.py``): ``0.3528`` and
+``0.35280000`` are the same integer, and integers hash, compare and encode far faster than
+``Decimal`` (which this module used before: its construction, hashing and msgpack encoding
+were the largest single cost of the gate). The log holds one ``Instrument`` record per
+(venue, symbol) and run, so a reader knows the scales.
 
 Structs are ``array_like`` and tagged: the log encoding is a compact msgpack array whose first
 element says which type follows.
@@ -13,7 +15,6 @@ element says which type follows.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Final, Literal
 
 import msgspec
@@ -24,8 +25,8 @@ SELL: Final[Literal["sell"]] = "sell"
 NO_SEQ: Final = -1
 """Placeholder for a sequence id the venue does not provide."""
 
-Level = tuple[Decimal, Decimal]
-"""``(price, size)``; a size of zero removes the level."""
+Level = tuple[int, int]
+"""``(price, size)`` as scaled integers; a size of zero removes the level."""
 
 
 class Trade(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="t"):
@@ -34,8 +35,8 @@ class Trade(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="t"):
     venue: str
     symbol: str
     side: Side
-    price: Decimal
-    size: Decimal
+    price: int
+    size: int
     trade_id: str
     venue_ts: int
     """Venue's event time, nanoseconds since the epoch."""
@@ -72,16 +73,26 @@ class Quote(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="q"):
 
     venue: str
     symbol: str
-    bid_price: Decimal
-    bid_size: Decimal
-    ask_price: Decimal
-    ask_size: Decimal
+    bid_price: int
+    bid_size: int
+    ask_price: int
+    ask_size: int
     seq: int
     venue_ts: int
     recv_ts: int
 
 
-Record = Trade | BookUpdate | Quote
+class Instrument(msgspec.Struct, frozen=True, array_like=True, gc=False, tag="i"):
+    """The scales of one (venue, symbol) in the log: every later price of it counts units of
+    ``10**-price_scale``, every size units of ``10**-size_scale``."""
+
+    venue: str
+    symbol: str
+    price_scale: int
+    size_scale: int
+
+
+Record = Trade | BookUpdate | Quote | Instrument
 """What the market-data log holds."""
 
 

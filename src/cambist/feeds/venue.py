@@ -16,13 +16,14 @@ adding a venue is one module plus its recorded samples (see docs/feeds.md and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
 from cambist.feeds.merge import ParseMemo
+from cambist.feeds.scaled import DEFAULT_SCALE, Scale, Units
 from cambist.feeds.types import BookUpdate, Event, FeedError, Level, Quote, Trade
 
 
@@ -54,9 +55,12 @@ class VenueSession(ABC):
     counter). Redundant connections then deliver byte-identical copies, and the gate parses
     each distinct message once and hands the same events to every connection's book."""
 
-    def __init__(self, symbols: Sequence[str]) -> None:
+    def __init__(self, symbols: Sequence[str], scales: Mapping[str, Scale] | None = None) -> None:
         self.symbols = list(symbols)
         self.by_wire = {self.to_wire(s): s for s in self.symbols}
+        self.scales = {s: (scales or {}).get(s, DEFAULT_SCALE) for s in self.symbols}
+        """Decimals of each symbol's prices and sizes (``scaled.py``)."""
+        self.units = {self.to_wire(s): Units(sc) for s, sc in self.scales.items()}
         self.memo: ParseMemo[Any] | None = None
         """Shared by the connections of one gate: a stateful parser can memoize the part of
         its work that depends on the bytes alone (see ``coinbase.py``)."""
@@ -69,6 +73,13 @@ class VenueSession(ABC):
     def from_wire(self, wire: str) -> str:
         try:
             return self.by_wire[wire]
+        except KeyError:
+            raise FeedError(f"{self.name}: message for unsubscribed instrument {wire!r}") from None
+
+    def instrument(self, wire: str) -> tuple[str, Units]:
+        """The normalized symbol and the scales of a wire instrument name."""
+        try:
+            return self.by_wire[wire], self.units[wire]
         except KeyError:
             raise FeedError(f"{self.name}: message for unsubscribed instrument {wire!r}") from None
 
@@ -109,9 +120,11 @@ class VenueWire(ABC):
     session: ClassVar[type[VenueSession]]
     """The client half of the same module (for instrument names)."""
 
-    def __init__(self, symbols: Sequence[str]) -> None:
+    def __init__(self, symbols: Sequence[str], scales: Mapping[str, Scale] | None = None) -> None:
         self.symbols = list(symbols)
         self.by_wire = {self.session.to_wire(s): s for s in self.symbols}
+        self.scales = {s: (scales or {}).get(s, DEFAULT_SCALE) for s in self.symbols}
+        """The decimals the venue publishes each symbol's prices and sizes with."""
 
     @abstractmethod
     def on_client(self, text: str) -> tuple[list[Subscription], list[str]]:

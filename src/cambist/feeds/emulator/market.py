@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from cambist.feeds.book import L2Book
+from cambist.feeds.scaled import DEFAULT_SCALE, POW10, Scale
 from cambist.feeds.types import BUY, SELL, Level, Quote, Trade
 
 
@@ -52,11 +52,14 @@ class Market:
         depth: int = 0,
         levels: int = 15,
         keep_history: bool = True,
+        scale: Scale = DEFAULT_SCALE,
     ) -> None:
         self.venue = venue
         self.rng = random.Random(seed)
-        self.tick = Decimal("0.01")
-        self.lot = Decimal("0.00000001")
+        self.tick = POW10[scale.price - 2]
+        """0.01 in units of the price scale (prices are scaled integers, ``scaled.py``)."""
+        self.lot = POW10[scale.size - 8]
+        """0.00000001 in units of the size scale."""
         self.depth = depth
         self.levels = levels
         self.keep_history = keep_history
@@ -70,11 +73,11 @@ class Market:
             self._refresh_view(st)
             self._record(st, self._ts())
 
-    def _px(self, ticks: int) -> Decimal:
-        return Decimal(ticks) * self.tick
+    def _px(self, ticks: int) -> int:
+        return ticks * self.tick
 
-    def _size(self) -> Decimal:
-        return Decimal(self.rng.randint(1, 5_000_000_000)) * self.lot
+    def _size(self) -> int:
+        return self.rng.randint(1, 5_000_000_000) * self.lot
 
     def _ts(self) -> int:
         """Strictly increasing microsecond timestamps, close to the wall clock."""
@@ -120,19 +123,19 @@ class Market:
 
     def _change(self, st: SymbolState) -> BookChange:
         rng = self.rng
-        bids: dict[Decimal, Decimal] = {}
-        asks: dict[Decimal, Decimal] = {}
+        bids: dict[int, int] = {}
+        asks: dict[int, int] = {}
         if rng.random() < 0.05:  # the mid drifts one tick; crossed levels go
             st.mid += rng.choice((-1, 1))
             for px in list(st.book.bids):
                 if px >= self._px(st.mid):
-                    bids[px] = Decimal(0)
+                    bids[px] = 0
             for px in list(st.book.asks):
                 if px <= self._px(st.mid):
-                    asks[px] = Decimal(0)
+                    asks[px] = 0
         for _ in range(rng.randint(1, 3)):
             k = rng.randint(1, self.levels)
-            size = Decimal(0) if rng.random() < 0.25 else self._size()
+            size = 0 if rng.random() < 0.25 else self._size()
             if rng.random() < 0.5:
                 bids[self._px(st.mid - k)] = size
             else:
@@ -161,7 +164,7 @@ class Market:
         return Quote(self.venue, symbol, bb[0], bb[1], ba[0], ba[1], st.seq, ts, 0)
 
 
-def _diff(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> list[Level]:
+def _diff(old: dict[int, int], new: dict[int, int]) -> list[Level]:
     out = [(p, s) for p, s in new.items() if old.get(p) != s]
-    out += [(p, Decimal(0)) for p in old if p not in new]
+    out += [(p, 0) for p in old if p not in new]
     return out

@@ -20,23 +20,23 @@ shape can be tested; it is not registered in ``VENUES``.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
+from cambist.feeds.scaled import levels, scaled, text
 from cambist.feeds.types import Ack, BookUpdate, Event, FeedError, Level, Quote, Side, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
 
 
 class WireTrade(msgspec.Struct):
-    """Decode straight into Decimal: never let a price pass through float."""
+    """Prices and sizes as text: ``scaled`` makes exact integers of it, never a float."""
 
     symbol: str
     side: str
-    price: Decimal
-    size: Decimal
+    price: str
+    size: str
     id: str
     ts: int
 
@@ -44,8 +44,8 @@ class WireTrade(msgspec.Struct):
 class WireBook(msgspec.Struct):
     symbol: str
     snapshot: bool
-    bids: list[Level]
-    asks: list[Level]
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
     seq: int
     ts: int
 
@@ -98,20 +98,19 @@ class Session(VenueSession):
             if t.side not in ("buy", "sell"):
                 raise FeedError(f"template: bad side {t.side!r}")
             side: Side = "buy" if t.side == "buy" else "sell"
-            return [
-                Trade(
-                    "template", self.from_wire(t.symbol), side, t.price, t.size, t.id, t.ts, recv_ts
-                )
-            ]
+            symbol, u = self.instrument(t.symbol)  # the symbol and its scales (Units)
+            price, size = scaled(t.price, u.pc, u.price), scaled(t.size, u.sc, u.size)
+            return [Trade("template", symbol, side, price, size, t.id, t.ts, recv_ts)]
         if m.kind == "book" and m.book is not None:
             b = m.book
+            symbol, u = self.instrument(b.symbol)
             return [
                 BookUpdate(
                     "template",
-                    self.from_wire(b.symbol),
+                    symbol,
                     b.snapshot,
-                    b.bids,
-                    b.asks,
+                    levels(b.bids, u),
+                    levels(b.asks, u),
                     b.seq,
                     b.seq - 1,
                     b.ts,
@@ -141,8 +140,8 @@ class Wire(VenueWire):
                     "trade": {
                         "symbol": t.symbol,
                         "side": t.side,
-                        "price": f"{t.price:f}",
-                        "size": f"{t.size:f}",
+                        "price": text(t.price, self.scales[t.symbol].price),
+                        "size": text(t.size, self.scales[t.symbol].size),
                         "id": t.trade_id,
                         "ts": t.venue_ts,
                     },
@@ -163,7 +162,8 @@ class Wire(VenueWire):
         view: L2Book,
         corrupt: bool = False,
     ) -> str:
-        lv = [[[f"{p:f}", f"{q:f}"] for p, q in side] for side in (bids, asks)]
+        ps, ss = self.scales[symbol]
+        lv = [[[text(p, ps), text(q, ss)] for p, q in side] for side in (bids, asks)]
         body = {
             "symbol": symbol,
             "snapshot": snapshot,

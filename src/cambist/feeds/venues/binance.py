@@ -8,13 +8,12 @@ book is discarded and synced again. ``u`` is global for the book, so connections
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
-from cambist.feeds.decimals import levels
+from cambist.feeds.scaled import Units, levels, scaled, text
 from cambist.feeds.types import (
     BUY,
     NO_SEQ,
@@ -36,8 +35,8 @@ class AggTrade(msgspec.Struct):
     E: int
     s: str
     a: int
-    p: Decimal
-    q: Decimal
+    p: str
+    q: str
     T: int
     m: bool
 
@@ -46,8 +45,8 @@ class RawTrade(msgspec.Struct):
     E: int
     s: str
     t: int
-    p: Decimal
-    q: Decimal
+    p: str
+    q: str
     T: int
     m: bool
 
@@ -58,17 +57,17 @@ class Depth(msgspec.Struct):
     U: int
     u: int
     b: list[tuple[str, str]]
-    """Levels as text: ``decimals.levels`` builds each distinct price or size once."""
+    """Levels as text: ``scaled.levels`` makes them exact integers (cached by text)."""
     a: list[tuple[str, str]]
 
 
 class BookTicker(msgspec.Struct):
     u: int
     s: str
-    b: Decimal
-    B: Decimal
-    a: Decimal
-    A: Decimal
+    b: str
+    B: str
+    a: str
+    A: str
 
 
 class AggTradeMsg(msgspec.Struct):
@@ -99,8 +98,8 @@ class Control(msgspec.Struct):
 
 class RestDepth(msgspec.Struct, rename="camel"):
     last_update_id: int
-    bids: list[Level]
-    asks: list[Level]
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
 
 
 _DEC_AGG = msgspec.json.Decoder(AggTradeMsg)
@@ -199,9 +198,9 @@ class Session(VenueSession):
             d = _DEC_REST.decode(body)
         except msgspec.DecodeError as e:
             raise FeedError(f"binance: bad depth snapshot for {symbol}: {e}") from None
-        return BookUpdate(
-            "binance", symbol, True, d.bids, d.asks, d.last_update_id, NO_SEQ, 0, recv_ts
-        )
+        u = Units(self.scales[symbol])
+        bids, asks = levels(d.bids, u), levels(d.asks, u)
+        return BookUpdate("binance", symbol, True, bids, asks, d.last_update_id, NO_SEQ, 0, recv_ts)
 
     def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
         i = raw.find(_STREAM_KEY)
@@ -215,8 +214,7 @@ class Session(VenueSession):
             if kind.startswith(b"depth"):
                 return [self._depth(_DEC_DEPTH.decode(raw).data, recv_ts)]
             if kind == b"bookTicker":
-                k = _DEC_TICKER.decode(raw).data
-                return [Quote("binance", self.from_wire(k.s), k.b, k.B, k.a, k.A, k.u, 0, recv_ts)]
+                return [self._ticker(_DEC_TICKER.decode(raw).data, recv_ts)]
             if kind == b"trade":
                 return [self._trade(_DEC_TRADE.decode(raw).data, recv_ts)]
         except msgspec.DecodeError as e:
@@ -240,19 +238,39 @@ class Session(VenueSession):
 
     def _agg(self, a: AggTrade, recv_ts: int) -> Trade:
         side = SELL if a.m else BUY  # m: the buyer is the maker, so the taker sold
-        return Trade("binance", self.from_wire(a.s), side, a.p, a.q, str(a.a), a.T * MS, recv_ts)
+        symbol, u = self.instrument(a.s)
+        p, q = scaled(a.p, u.pc, u.price), scaled(a.q, u.sc, u.size)
+        return Trade("binance", symbol, side, p, q, str(a.a), a.T * MS, recv_ts)
 
     def _trade(self, t: RawTrade, recv_ts: int) -> Trade:
         side = SELL if t.m else BUY
-        return Trade("binance", self.from_wire(t.s), side, t.p, t.q, str(t.t), t.T * MS, recv_ts)
+        symbol, u = self.instrument(t.s)
+        p, q = scaled(t.p, u.pc, u.price), scaled(t.q, u.sc, u.size)
+        return Trade("binance", symbol, side, p, q, str(t.t), t.T * MS, recv_ts)
+
+    def _ticker(self, k: BookTicker, recv_ts: int) -> Quote:
+        symbol, u = self.instrument(k.s)
+        pc, ps, qc, qs = u.pc, u.price, u.sc, u.size
+        return Quote(
+            "binance",
+            symbol,
+            scaled(k.b, pc, ps),
+            scaled(k.B, qc, qs),
+            scaled(k.a, pc, ps),
+            scaled(k.A, qc, qs),
+            k.u,
+            0,
+            recv_ts,
+        )
 
     def _depth(self, d: Depth, recv_ts: int) -> BookUpdate:
+        symbol, u = self.instrument(d.s)
         return BookUpdate(
             "binance",
-            self.from_wire(d.s),
+            symbol,
             False,
-            levels(d.b),
-            levels(d.a),
+            levels(d.b, u),
+            levels(d.a, u),
             d.u,
             d.U - 1,
             d.E * MS,
@@ -260,8 +278,8 @@ class Session(VenueSession):
         )
 
 
-def _levels(levels: list[Level]) -> list[list[str]]:
-    return [[f"{p:f}", f"{s:f}"] for p, s in levels]
+def _levels(levels: list[Level], ps: int, ss: int) -> list[list[str]]:
+    return [[text(p, ps), text(s, ss)] for p, s in levels]
 
 
 class Wire(VenueWire):
@@ -289,10 +307,12 @@ class Wire(VenueWire):
         out = []
         for t in trades:
             w = Session.to_wire(t.symbol)
+            sc = self.scales[t.symbol]
             ms = t.venue_ts // MS
             data = (
-                f'{{"e":"aggTrade","E":{ms},"s":"{w}","a":{t.trade_id},"p":"{t.price:f}",'
-                f'"q":"{t.size:f}","f":{t.trade_id},"l":{t.trade_id},"T":{ms},'
+                f'{{"e":"aggTrade","E":{ms},"s":"{w}","a":{t.trade_id},'
+                f'"p":"{text(t.price, sc.price)}",'
+                f'"q":"{text(t.size, sc.size)}","f":{t.trade_id},"l":{t.trade_id},"T":{ms},'
                 f'"m":{"true" if t.side == SELL else "false"},"M":true}}'
             )
             out.append(f'{{"stream":"{w.lower()}@aggTrade","data":{data}}}')
@@ -311,6 +331,7 @@ class Wire(VenueWire):
         corrupt: bool = False,
     ) -> str:
         w = Session.to_wire(symbol)
+        sc = self.scales[symbol]
         data = msgspec.json.encode(
             {
                 "e": "depthUpdate",
@@ -318,23 +339,25 @@ class Wire(VenueWire):
                 "s": w,
                 "U": prev_seq + 1,
                 "u": seq,
-                "b": _levels(bids),
-                "a": _levels(asks),
+                "b": _levels(bids, *sc),
+                "a": _levels(asks, *sc),
             }
         ).decode()
         return f'{{"stream":"{w.lower()}@depth@100ms","data":{data}}}'
 
     def quote(self, q: Quote) -> str:
         w = Session.to_wire(q.symbol)
+        ps, ss = self.scales[q.symbol]
         return (
             f'{{"stream":"{w.lower()}@bookTicker","data":{{"u":{q.seq},"s":"{w}",'
-            f'"b":"{q.bid_price:f}","B":"{q.bid_size:f}","a":"{q.ask_price:f}",'
-            f'"A":"{q.ask_size:f}"}}}}'
+            f'"b":"{text(q.bid_price, ps)}","B":"{text(q.bid_size, ss)}",'
+            f'"a":"{text(q.ask_price, ps)}","A":"{text(q.ask_size, ss)}"}}}}'
         )
 
     def rest_snapshot(self, symbol: str, bids: list[Level], asks: list[Level], seq: int) -> bytes:
+        sc = self.scales[symbol]
         return msgspec.json.encode(
-            {"lastUpdateId": seq, "bids": _levels(bids), "asks": _levels(asks)}
+            {"lastUpdateId": seq, "bids": _levels(bids, *sc), "asks": _levels(asks, *sc)}
         )
 
     def rest_symbol(self, query: dict[str, str]) -> str:

@@ -8,13 +8,12 @@ connection, so books dedup on it; trades dedup on the trade id ``i``.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
-from cambist.feeds.decimals import dec, levels
+from cambist.feeds.scaled import levels, scaled, text
 from cambist.feeds.types import (
     NO_SEQ,
     Ack,
@@ -35,15 +34,15 @@ class BTrade(msgspec.Struct):
     T: int
     s: str
     S: str
-    v: Decimal
-    p: Decimal
+    v: str
+    p: str
     i: str
 
 
 class BBook(msgspec.Struct):
     s: str
     b: list[tuple[str, str]]
-    """Levels as text: ``decimals.levels`` builds each distinct price or size once."""
+    """Levels as text: ``scaled.levels`` makes them exact integers (cached by text)."""
     a: list[tuple[str, str]]
     u: int
     seq: int = NO_SEQ
@@ -117,25 +116,13 @@ class Session(VenueSession):
         try:
             if raw.startswith(b'{"topic":"publicTrade.'):
                 m = _TRADE.decode(raw)
-                return [
-                    Trade(
-                        "bybit",
-                        self.from_wire(t.s),
-                        _SIDES.get(t.S) or _bad_side(t.S),  # type: ignore[arg-type]
-                        t.p,
-                        t.v,
-                        t.i,
-                        t.T * MS,
-                        recv_ts,
-                    )
-                    for t in m.data
-                ]
+                return [self._trade(t, recv_ts) for t in m.data]
             head = _HEAD.decode(raw)
             topic = head.topic
             if topic.startswith("orderbook."):
                 m2 = _BOOK.decode(raw)
                 d = m2.data
-                symbol = self.from_wire(d.s)
+                symbol, un = self.instrument(d.s)
                 if topic.startswith("orderbook.1."):
                     if not d.b or not d.a:
                         raise FeedError(f"bybit: orderbook.1 for {symbol} without both sides")
@@ -143,10 +130,10 @@ class Session(VenueSession):
                         Quote(
                             "bybit",
                             symbol,
-                            dec(d.b[0][0]),
-                            dec(d.b[0][1]),
-                            dec(d.a[0][0]),
-                            dec(d.a[0][1]),
+                            scaled(d.b[0][0], un.pc, un.price),
+                            scaled(d.b[0][1], un.sc, un.size),
+                            scaled(d.a[0][0], un.pc, un.price),
+                            scaled(d.a[0][1], un.sc, un.size),
                             d.u,
                             m2.ts * MS,
                             recv_ts,
@@ -160,8 +147,8 @@ class Session(VenueSession):
                         "bybit",
                         symbol,
                         snap,
-                        levels(d.b),
-                        levels(d.a),
+                        levels(d.b, un),
+                        levels(d.a, un),
                         d.u,
                         d.u - 1,
                         m2.ts * MS,
@@ -170,19 +157,7 @@ class Session(VenueSession):
                     )
                 ]
             if topic.startswith("publicTrade."):
-                return [
-                    Trade(
-                        "bybit",
-                        self.from_wire(t.s),
-                        _SIDES.get(t.S) or _bad_side(t.S),  # type: ignore[arg-type]
-                        t.p,
-                        t.v,
-                        t.i,
-                        t.T * MS,
-                        recv_ts,
-                    )
-                    for t in _TRADE.decode(raw).data
-                ]
+                return [self._trade(t, recv_ts) for t in _TRADE.decode(raw).data]
             if head.op:
                 if not head.success:
                     raise FeedError(f"bybit: {head.op} failed: {head.ret_msg}")
@@ -191,13 +166,26 @@ class Session(VenueSession):
             raise FeedError(f"bybit: {e}") from None
         raise FeedError(f"bybit: unknown topic {topic!r}")
 
+    def _trade(self, t: BTrade, recv_ts: int) -> Trade:
+        symbol, u = self.instrument(t.s)
+        return Trade(
+            "bybit",
+            symbol,
+            _SIDES.get(t.S) or _bad_side(t.S),  # type: ignore[arg-type]
+            scaled(t.p, u.pc, u.price),
+            scaled(t.v, u.sc, u.size),
+            t.i,
+            t.T * MS,
+            recv_ts,
+        )
+
 
 def _bad_side(side: str) -> str:
     raise FeedError(f"bybit: bad trade side {side!r}")
 
 
-def _blevels(levels: list[Level]) -> list[list[str]]:
-    return [[f"{p:f}", f"{q:f}"] for p, q in levels]
+def _blevels(levels: list[Level], ps: int, ss: int) -> list[list[str]]:
+    return [[text(p, ps), text(q, ss)] for p, q in levels]
 
 
 class Wire(VenueWire):
@@ -224,9 +212,11 @@ class Wire(VenueWire):
         if not trades:
             return []
         w = Session.to_wire(trades[0].symbol)
+        ps, ss = self.scales[trades[0].symbol]
         items = ",".join(
             f'{{"T":{t.venue_ts // MS},"s":"{w}","S":"{"Buy" if t.side == "buy" else "Sell"}",'
-            f'"v":"{t.size:f}","p":"{t.price:f}","L":"PlusTick","i":"{t.trade_id}","BT":false}}'
+            f'"v":"{text(t.size, ss)}","p":"{text(t.price, ps)}","L":"PlusTick",'
+            f'"i":"{t.trade_id}","BT":false}}'
             for t in trades
         )
         ts = trades[-1].venue_ts // MS
@@ -245,16 +235,19 @@ class Wire(VenueWire):
         corrupt: bool = False,
     ) -> str:
         w = Session.to_wire(symbol)
+        sc = self.scales[symbol]
         data = msgspec.json.encode(
-            {"s": w, "b": _blevels(bids), "a": _blevels(asks), "u": seq, "seq": seq * 7}
+            {"s": w, "b": _blevels(bids, *sc), "a": _blevels(asks, *sc), "u": seq, "seq": seq * 7}
         ).decode()
         kind = "snapshot" if snapshot else "delta"
         return f'{{"topic":"orderbook.{DEPTH}.{w}","type":"{kind}","ts":{ts // MS},"data":{data}}}'
 
     def quote(self, q: Quote) -> str:
         w = Session.to_wire(q.symbol)
+        ps, ss = self.scales[q.symbol]
         return (
             f'{{"topic":"orderbook.1.{w}","type":"snapshot","ts":{q.venue_ts // MS},"data":'
-            f'{{"s":"{w}","b":[["{q.bid_price:f}","{q.bid_size:f}"]],'
-            f'"a":[["{q.ask_price:f}","{q.ask_size:f}"]],"u":{q.seq},"seq":{q.seq}}}}}'
+            f'{{"s":"{w}","b":[["{text(q.bid_price, ps)}","{text(q.bid_size, ss)}"]],'
+            f'"a":[["{text(q.ask_price, ps)}","{text(q.ask_size, ss)}"]],'
+            f'"u":{q.seq},"seq":{q.seq}}}}}'
         )

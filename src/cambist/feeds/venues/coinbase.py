@@ -12,14 +12,13 @@ are merged by following one; trades dedup on ``trade_id``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
-from cambist.feeds.decimals import dec
+from cambist.feeds.scaled import Scale, scaled, text
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
 from cambist.feeds.types import (
     NO_SEQ,
@@ -41,8 +40,8 @@ _TAKER = {"BUY": "sell", "SELL": "buy"}
 class CTrade(msgspec.Struct):
     trade_id: str
     product_id: str
-    price: Decimal
-    size: Decimal
+    price: str
+    size: str
     side: str
     time: str
 
@@ -50,17 +49,17 @@ class CTrade(msgspec.Struct):
 class CUpdate(msgspec.Struct):
     side: str
     price_level: str
-    """Text: ``decimals.dec`` builds each distinct price or size once."""
+    """Text: ``scaled.scaled`` makes exact integers of it (cached by text)."""
     new_quantity: str
     event_time: str = ""
 
 
 class CTicker(msgspec.Struct):
     product_id: str
-    best_bid: Decimal
-    best_bid_quantity: Decimal
-    best_ask: Decimal
-    best_ask_quantity: Decimal
+    best_bid: str
+    best_bid_quantity: str
+    best_ask: str
+    best_ask_quantity: str
 
 
 class CEvent(msgspec.Struct):
@@ -86,11 +85,11 @@ class LegacyMessage(msgspec.Struct):
     product_id: str
     time: str
     side: str = ""
-    price: Decimal = Decimal(0)
-    size: Decimal = Decimal(0)
+    price: str = "0"
+    size: str = "0"
     trade_id: int = 0
     sequence: int = NO_SEQ
-    changes: list[tuple[str, Decimal, Decimal]] = []
+    changes: list[tuple[str, str, str]] = []
 
 
 _ENV = msgspec.json.Decoder(Envelope)
@@ -107,8 +106,8 @@ class Session(VenueSession):
     ws_url: ClassVar[str] = "wss://advanced-trade-ws.coinbase.com"
     shared_book_seq: ClassVar[bool] = False
 
-    def __init__(self, symbols: Sequence[str]) -> None:
-        super().__init__(symbols)
+    def __init__(self, symbols: Sequence[str], scales: Mapping[str, Scale] | None = None) -> None:
+        super().__init__(symbols, scales)
         self.last_seq = -1
 
     @staticmethod
@@ -141,7 +140,7 @@ class Session(VenueSession):
             m = _LEGACY.decode(raw)
         except msgspec.DecodeError as e:
             raise FeedError(f"coinbase: {e}") from None
-        symbol = self.from_wire(m.product_id)
+        symbol, u = self.instrument(m.product_id)
         ts = rfc3339_ns(m.time)
         if m.type == "match":
             side = _TAKER.get(m.side.upper())
@@ -152,8 +151,8 @@ class Session(VenueSession):
                     "coinbase",
                     symbol,
                     side,  # type: ignore[arg-type]
-                    m.price,
-                    m.size,
+                    scaled(m.price, u.pc, u.price),
+                    scaled(m.size, u.sc, u.size),
                     str(m.trade_id),
                     ts,
                     recv_ts,
@@ -166,7 +165,7 @@ class Session(VenueSession):
                 key = _LEGACY_SIDE.get(side_text)
                 if key is None:
                     raise FeedError(f"coinbase: bad l2update side {side_text!r}")
-                sides[key].append((px, qty))
+                sides[key].append((scaled(px, u.pc, u.price), scaled(qty, u.sc, u.size)))
             return [
                 BookUpdate(
                     "coinbase",
@@ -225,19 +224,27 @@ class Session(VenueSession):
         ts = rfc3339_ns(env.timestamp)
         if ch == "l2_data":
             for ev in env.events:
+                symbol, un = self.instrument(ev.product_id)
+                pc, ps, sc, ss = un.pc, un.price, un.sc, un.size
+                pget, sget = pc.get, sc.get
                 bids: list[Level] = []
                 asks: list[Level] = []
                 for u in ev.updates:
+                    p = pget(u.price_level)
+                    if p is None:
+                        p = scaled(u.price_level, pc, ps)
+                    q = sget(u.new_quantity)
+                    if q is None:
+                        q = scaled(u.new_quantity, sc, ss)
                     if u.side == "bid":
-                        bids.append((dec(u.price_level), dec(u.new_quantity)))
+                        bids.append((p, q))
                     elif u.side in ("offer", "ask"):
-                        asks.append((dec(u.price_level), dec(u.new_quantity)))
+                        asks.append((p, q))
                     else:
                         raise FeedError(f"coinbase: bad l2 side {u.side!r}")
                 snap = ev.type == "snapshot"
                 if not snap and ev.type != "update":
                     raise FeedError(f"coinbase: bad l2 event type {ev.type!r}")
-                symbol = self.from_wire(ev.product_id)
                 out.append(
                     BookUpdate("coinbase", symbol, snap, bids, asks, NO_SEQ, NO_SEQ, ts, recv_ts)
                 )
@@ -247,13 +254,14 @@ class Session(VenueSession):
                     side = _TAKER.get(t.side)
                     if side is None:
                         raise FeedError(f"coinbase: bad trade side {t.side!r}")
+                    symbol, un = self.instrument(t.product_id)
                     out.append(
                         Trade(
                             "coinbase",
-                            self.from_wire(t.product_id),
+                            symbol,
                             side,  # type: ignore[arg-type]
-                            t.price,
-                            t.size,
+                            scaled(t.price, un.pc, un.price),
+                            scaled(t.size, un.sc, un.size),
                             t.trade_id,
                             rfc3339_ns(t.time),
                             recv_ts,
@@ -263,14 +271,16 @@ class Session(VenueSession):
         elif ch == "ticker":
             for ev in env.events:
                 for k in ev.tickers:
+                    symbol, un = self.instrument(k.product_id)
+                    pc, ps, sc, ss = un.pc, un.price, un.sc, un.size
                     out.append(
                         Quote(
                             "coinbase",
-                            self.from_wire(k.product_id),
-                            k.best_bid,
-                            k.best_bid_quantity,
-                            k.best_ask,
-                            k.best_ask_quantity,
+                            symbol,
+                            scaled(k.best_bid, pc, ps),
+                            scaled(k.best_bid_quantity, sc, ss),
+                            scaled(k.best_ask, pc, ps),
+                            scaled(k.best_ask_quantity, sc, ss),
                             seq,
                             ts,
                             recv_ts,
@@ -287,8 +297,8 @@ class Wire(VenueWire):
     name: ClassVar[str] = "coinbase"
     session = Session
 
-    def __init__(self, symbols: Sequence[str]) -> None:
-        super().__init__(symbols)
+    def __init__(self, symbols: Sequence[str], scales: Mapping[str, Scale] | None = None) -> None:
+        super().__init__(symbols, scales)
         self.seq = 0
 
     def _env(self, channel: str, ts: int, events: str) -> str:
@@ -317,8 +327,10 @@ class Wire(VenueWire):
         if not trades:
             return []
         items = ",".join(
-            f'{{"trade_id":"{t.trade_id}","product_id":"{t.symbol}","price":"{t.price:f}",'
-            f'"size":"{t.size:f}","side":"{"SELL" if t.side == "buy" else "BUY"}",'
+            f'{{"trade_id":"{t.trade_id}","product_id":"{t.symbol}",'
+            f'"price":"{text(t.price, self.scales[t.symbol].price)}",'
+            f'"size":"{text(t.size, self.scales[t.symbol].size)}",'
+            f'"side":"{"SELL" if t.side == "buy" else "BUY"}",'
             f'"time":"{ns_rfc3339(t.venue_ts)}"}}'
             for t in trades
         )
@@ -341,8 +353,10 @@ class Wire(VenueWire):
         corrupt: bool = False,
     ) -> str:
         et = ns_rfc3339(ts)
+        ps, ss = self.scales[symbol]
         ups = [
-            f'{{"side":"{side}","event_time":"{et}","price_level":"{p:f}","new_quantity":"{q:f}"}}'
+            f'{{"side":"{side}","event_time":"{et}","price_level":"{text(p, ps)}",'
+            f'"new_quantity":"{text(q, ss)}"}}'
             for side, levels in (("bid", bids), ("offer", asks))
             for p, q in levels
         ]
@@ -351,10 +365,11 @@ class Wire(VenueWire):
         return self._env("l2_data", ts, event)
 
     def quote(self, q: Quote) -> str:
+        ps, ss = self.scales[q.symbol]
         t = (
-            f'{{"type":"ticker","product_id":"{q.symbol}","best_bid":"{q.bid_price:f}",'
-            f'"best_bid_quantity":"{q.bid_size:f}","best_ask":"{q.ask_price:f}",'
-            f'"best_ask_quantity":"{q.ask_size:f}"}}'
+            f'{{"type":"ticker","product_id":"{q.symbol}","best_bid":"{text(q.bid_price, ps)}",'
+            f'"best_bid_quantity":"{text(q.bid_size, ss)}",'
+            f'"best_ask":"{text(q.ask_price, ps)}","best_ask_quantity":"{text(q.ask_size, ss)}"}}'
         )
         return self._env("ticker", q.venue_ts, f'{{"type":"update","tickers":[{t}]}}')
 

@@ -1,22 +1,26 @@
 """Kraken WebSocket v2: ``trade``, ``book`` (depth 10) and ``ticker`` channels.
 
-Kraken sends prices and sizes as JSON numbers; msgspec decodes them straight into
-``Decimal`` from the text, which also keeps the exact digits the checksum needs.
+Kraken sends prices and sizes as JSON numbers; the decoders hand their text over
+(``float_hook=str``) and ``scaled`` makes exact integers of it, never a float.
 The book has no sequence id: integrity is a CRC32 over the top 10 levels per side after
 each update (the book truncated to the subscribed depth); on a mismatch that one book is
-resubscribed. Without a shared id, redundant connections are merged by following one.
+resubscribed. Kraken builds the checksum from each price and quantity formatted with the
+pair's ``price_precision`` and ``qty_precision`` (instrument channel), point and leading
+zeros removed: with the pair's scale set to exactly those precisions, that text is the
+scaled integer's ``str``. A wrong scale shows as checksum resyncs, never as a wrong book.
+Without a shared id, redundant connections are merged by following one.
 """
 
 from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, insort
-from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
+from cambist.feeds.scaled import Units, number, text
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
 from cambist.feeds.types import NO_SEQ, Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
@@ -27,16 +31,17 @@ DEPTH = 10
 class KTrade(msgspec.Struct):
     symbol: str
     side: str
-    price: Decimal
-    qty: Decimal
+    price: Any
+    """A JSON number: its text (``float_hook=str``) or an ``int``; see ``scaled.number``."""
+    qty: Any
     trade_id: int
     timestamp: str
     ord_type: str = ""
 
 
 class KLevel(msgspec.Struct, array_like=False):
-    price: Decimal
-    qty: Decimal
+    price: Any
+    qty: Any
 
 
 class KBook(msgspec.Struct):
@@ -49,10 +54,10 @@ class KBook(msgspec.Struct):
 
 class KTicker(msgspec.Struct):
     symbol: str
-    bid: Decimal
-    bid_qty: Decimal
-    ask: Decimal
-    ask_qty: Decimal
+    bid: Any
+    bid_qty: Any
+    ask: Any
+    ask_qty: Any
     timestamp: str = ""
 
 
@@ -79,21 +84,19 @@ class Head(msgspec.Struct):
 
 
 _HEAD = msgspec.json.Decoder(Head)
-_TRADE = msgspec.json.Decoder(TradeMsg)
-_BOOK = msgspec.json.Decoder(BookMsg)
-_TICKER = msgspec.json.Decoder(TickerMsg)
+_TRADE = msgspec.json.Decoder(TradeMsg, float_hook=str)
+_BOOK = msgspec.json.Decoder(BookMsg, float_hook=str)
+_TICKER = msgspec.json.Decoder(TickerMsg, float_hook=str)
+_BOOK_HEAD = b'{"channel":"book",'
 _SIDES = {"buy": "buy", "sell": "sell"}
-
-
-def _digits(d: Decimal) -> str:
-    return f"{d:f}".replace(".", "").lstrip("0")
 
 
 def checksum(book: L2Book) -> int:
     """Kraken's CRC32: top 10 asks low to high, then top 10 bids high to low, each level as
-    price then qty with the decimal point and leading zeros removed."""
-    parts = [_digits(p) + _digits(q) for p, q in book.top_asks(DEPTH)]
-    parts += [_digits(p) + _digits(q) for p, q in book.top_bids(DEPTH)]
+    price then qty at the pair's precision with the decimal point and leading zeros removed
+    (at the pair's scale: the integers' digits)."""
+    parts = [f"{p}{q}" for p, q in book.top_asks(DEPTH)]
+    parts += [f"{p}{q}" for p, q in book.top_bids(DEPTH)]
     return zlib.crc32("".join(parts).encode())
 
 
@@ -101,63 +104,52 @@ class CrcBook(L2Book):
     """An ``L2Book`` that keeps each level's checksum text beside it, in price order.
 
     The CRC32 covers 20 levels after every update, but an update changes one or two: the
-    text of a level is built when the level changes (price digits once, from the key that
-    stays in the book; quantity digits from the latest size), prices stay in sorted lists
-    (bisect), and the checksum joins cached strings instead of sorting and formatting 40
-    decimals per update.
+    text of a level is built when the level changes, prices stay in sorted lists (bisect),
+    and the checksum joins cached strings instead of sorting and formatting 40 values per
+    update.
     """
 
-    __slots__ = ("apd", "apx", "atext", "bpd", "bpx", "btext")
+    __slots__ = ("apx", "atext", "bpx", "btext")
 
     def __init__(self, depth: int = 0) -> None:
         super().__init__(depth)
-        self.btext: dict[Decimal, str] = {}
-        self.atext: dict[Decimal, str] = {}
-        self.bpd: dict[Decimal, str] = {}
-        """Price digits per level, from the price object the book keeps as its key."""
-        self.apd: dict[Decimal, str] = {}
-        self.bpx: list[Decimal] = []
+        self.btext: dict[int, str] = {}
+        self.atext: dict[int, str] = {}
+        self.bpx: list[int] = []
         """Bid prices, ascending (best last)."""
-        self.apx: list[Decimal] = []
+        self.apx: list[int] = []
         """Ask prices, ascending (best first)."""
 
     def clear(self) -> None:
         super().clear()
-        for d in (self.btext, self.atext, self.bpd, self.apd):
-            d.clear()
+        self.btext.clear()
+        self.atext.clear()
         self.bpx.clear()
         self.apx.clear()
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
-        for levels, side, text, pdig, prices in (
-            (bids, self.bids, self.btext, self.bpd, self.bpx),
-            (asks, self.asks, self.atext, self.apd, self.apx),
-        ):
-            for px, sz in levels:
-                if sz:
-                    if px in side:
-                        pd = pdig[px]
-                    else:
-                        pd = pdig[px] = _digits(px)
-                        insort(prices, px)
-                    side[px] = sz
-                    text[px] = pd + _digits(sz)
-                elif px in side:
-                    del side[px]
-                    del text[px]
-                    del pdig[px]
-                    del prices[bisect_left(prices, px)]
-        if self.depth:
-            self.truncate(self.depth)
+        if bids:
+            _apply(bids, self.bids, self.btext, self.bpx)
+        if asks:
+            _apply(asks, self.asks, self.atext, self.apx)
+        depth = self.depth
+        if depth:
+            bpx, apx = self.bpx, self.apx
+            while len(bpx) > depth:
+                px = bpx.pop(0)
+                del self.bids[px], self.btext[px]
+            while len(apx) > depth:
+                px = apx.pop()
+                del self.asks[px], self.atext[px]
 
     def truncate(self, depth: int) -> None:
         bpx, apx = self.bpx, self.apx
         while len(bpx) > depth:
             px = bpx.pop(0)
-            del self.bids[px], self.btext[px], self.bpd[px]
+            del self.bids[px], self.btext[px]
         while len(apx) > depth:
             px = apx.pop()
-            del self.asks[px], self.atext[px], self.apd[px]
+            del self.asks[px], self.atext[px]
 
     def checksum(self) -> int:
         """Same value as ``checksum(self)``, from the cached level texts."""
@@ -165,6 +157,21 @@ class CrcBook(L2Book):
         parts = [at[p] for p in self.apx[:DEPTH]]
         parts += [bt[p] for p in reversed(self.bpx[-DEPTH:])]
         return zlib.crc32("".join(parts).encode())
+
+
+def _apply(
+    levels: list[Level], side: dict[int, int], text: dict[int, str], prices: list[int]
+) -> None:
+    for px, sz in levels:
+        if sz:
+            if px not in side:
+                insort(prices, px)
+            side[px] = sz
+            text[px] = f"{px}{sz}"
+        elif px in side:
+            del side[px]
+            del text[px]
+            del prices[bisect_left(prices, px)]
 
 
 class KrakenBook(SyncedBook):
@@ -178,8 +185,9 @@ class KrakenBook(SyncedBook):
         return self.book.checksum() == u.checksum
 
 
-def _lv(levels: list[KLevel]) -> list[Level]:
-    return [(x.price, x.qty) for x in levels]
+def _lv(levels: list[KLevel], u: Units) -> list[Level]:
+    pc, ps, sc, ss = u.pc, u.price, u.sc, u.size
+    return [(number(x.price, pc, ps), number(x.qty, sc, ss)) for x in levels]
 
 
 class Session(VenueSession):
@@ -217,39 +225,26 @@ class Session(VenueSession):
 
     def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
         try:
+            if raw.startswith(_BOOK_HEAD):
+                return self._book(_BOOK.decode(raw), recv_ts)
             head = _HEAD.decode(raw)
             ch = head.channel
             if ch == "book":
-                m = _BOOK.decode(raw)
-                snap = m.type == "snapshot"
-                return [
-                    BookUpdate(
-                        "kraken",
-                        self.from_wire(b.symbol),
-                        snap,
-                        _lv(b.bids),
-                        _lv(b.asks),
-                        NO_SEQ,
-                        NO_SEQ,
-                        rfc3339_ns(b.timestamp) if b.timestamp else 0,
-                        recv_ts,
-                        b.checksum,
-                    )
-                    for b in m.data
-                ]
+                return self._book(_BOOK.decode(raw), recv_ts)
             if ch == "trade":
                 out: list[Event] = []
                 for t in _TRADE.decode(raw).data:
                     side = _SIDES.get(t.side)
                     if side is None:
                         raise FeedError(f"kraken: bad trade side {t.side!r}")
+                    symbol, u = self.instrument(t.symbol)
                     out.append(
                         Trade(
                             "kraken",
-                            self.from_wire(t.symbol),
+                            symbol,
                             side,  # type: ignore[arg-type]
-                            t.price,
-                            t.qty,
+                            number(t.price, u.pc, u.price),
+                            number(t.qty, u.sc, u.size),
                             str(t.trade_id),
                             rfc3339_ns(t.timestamp),
                             recv_ts,
@@ -257,20 +252,7 @@ class Session(VenueSession):
                     )
                 return out
             if ch == "ticker":
-                return [
-                    Quote(
-                        "kraken",
-                        self.from_wire(k.symbol),
-                        k.bid,
-                        k.bid_qty,
-                        k.ask,
-                        k.ask_qty,
-                        NO_SEQ,
-                        rfc3339_ns(k.timestamp) if k.timestamp else 0,
-                        recv_ts,
-                    )
-                    for k in _TICKER.decode(raw).data
-                ]
+                return [self._ticker(k, recv_ts) for k in _TICKER.decode(raw).data]
             if ch in ("heartbeat", "status") or head.method in ("subscribe", "unsubscribe", "pong"):
                 if not head.success:
                     raise FeedError(f"kraken: {head.method} failed: {head.error}")
@@ -279,9 +261,45 @@ class Session(VenueSession):
             raise FeedError(f"kraken: {e}") from None
         raise FeedError(f"kraken: unknown message channel={head.channel!r}")
 
+    def _book(self, m: BookMsg, recv_ts: int) -> list[Event]:
+        snap = m.type == "snapshot"
+        out: list[Event] = []
+        for b in m.data:
+            symbol, u = self.instrument(b.symbol)
+            out.append(
+                BookUpdate(
+                    "kraken",
+                    symbol,
+                    snap,
+                    _lv(b.bids, u),
+                    _lv(b.asks, u),
+                    NO_SEQ,
+                    NO_SEQ,
+                    rfc3339_ns(b.timestamp) if b.timestamp else 0,
+                    recv_ts,
+                    b.checksum,
+                )
+            )
+        return out
 
-def _klevels(levels: list[Level]) -> str:
-    return ",".join(f'{{"price":{p:f},"qty":{q:f}}}' for p, q in levels)
+    def _ticker(self, k: KTicker, recv_ts: int) -> Quote:
+        symbol, u = self.instrument(k.symbol)
+        pc, ps, sc, ss = u.pc, u.price, u.sc, u.size
+        return Quote(
+            "kraken",
+            symbol,
+            number(k.bid, pc, ps),
+            number(k.bid_qty, sc, ss),
+            number(k.ask, pc, ps),
+            number(k.ask_qty, sc, ss),
+            NO_SEQ,
+            rfc3339_ns(k.timestamp) if k.timestamp else 0,
+            recv_ts,
+        )
+
+
+def _klevels(levels: list[Level], ps: int, ss: int) -> str:
+    return ",".join(f'{{"price":{text(p, ps)},"qty":{text(q, ss)}}}' for p, q in levels)
 
 
 class Wire(VenueWire):
@@ -314,9 +332,10 @@ class Wire(VenueWire):
         if not trades:
             return []
         items = ",".join(
-            f'{{"symbol":"{Session.to_wire(t.symbol)}","side":"{t.side}","price":{t.price:f},'
-            f'"qty":{t.size:f},"ord_type":"market","trade_id":{t.trade_id},'
-            f'"timestamp":"{ns_rfc3339(t.venue_ts)}"}}'
+            f'{{"symbol":"{Session.to_wire(t.symbol)}","side":"{t.side}",'
+            f'"price":{text(t.price, self.scales[t.symbol].price)},'
+            f'"qty":{text(t.size, self.scales[t.symbol].size)},"ord_type":"market",'
+            f'"trade_id":{t.trade_id},"timestamp":"{ns_rfc3339(t.venue_ts)}"}}'
             for t in trades
         )
         return [f'{{"channel":"trade","type":"update","data":[{items}]}}']
@@ -335,15 +354,18 @@ class Wire(VenueWire):
     ) -> str:
         crc = checksum(view) ^ (0x5A5A if corrupt else 0)
         kind = "snapshot" if snapshot else "update"
+        sc = self.scales[symbol]
         return (
             f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"{Session.to_wire(symbol)}",'
-            f'"bids":[{_klevels(bids)}],"asks":[{_klevels(asks)}],"checksum":{crc},'
+            f'"bids":[{_klevels(bids, *sc)}],"asks":[{_klevels(asks, *sc)}],"checksum":{crc},'
             f'"timestamp":"{ns_rfc3339(ts)}"}}]}}'
         )
 
     def quote(self, q: Quote) -> str:
+        ps, ss = self.scales[q.symbol]
         return (
             f'{{"channel":"ticker","type":"update","data":[{{"symbol":"{Session.to_wire(q.symbol)}",'
-            f'"bid":{q.bid_price:f},"bid_qty":{q.bid_size:f},"ask":{q.ask_price:f},'
-            f'"ask_qty":{q.ask_size:f},"timestamp":"{ns_rfc3339(q.venue_ts)}"}}]}}'
+            f'"bid":{text(q.bid_price, ps)},"bid_qty":{text(q.bid_size, ss)},'
+            f'"ask":{text(q.ask_price, ps)},"ask_qty":{text(q.ask_size, ss)},'
+            f'"timestamp":"{ns_rfc3339(q.venue_ts)}"}}]}}'
         )

@@ -8,20 +8,18 @@ connections, so books dedup on it; trades dedup on ``(instId, tradeId)``.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
-from cambist.feeds.decimals import dec
-from cambist.feeds.decimals import levels as _levels
+from cambist.feeds.scaled import Units, levels, scaled, text
 from cambist.feeds.types import Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
 
 MS = 1_000_000
 OkxLevel = tuple[str, str, str, str]
-"""``[price, size, deprecated, order count]`` as text; see ``decimals``."""
+"""``[price, size, deprecated, order count]`` as text; see ``scaled``."""
 
 
 class Arg(msgspec.Struct, rename="camel"):
@@ -32,8 +30,8 @@ class Arg(msgspec.Struct, rename="camel"):
 class OTrade(msgspec.Struct, rename="camel"):
     inst_id: str
     trade_id: str
-    px: Decimal
-    sz: Decimal
+    px: str
+    sz: str
     side: str
     ts: str
     seq_id: int = -1
@@ -85,8 +83,8 @@ class OkxBook(SyncedBook):
         return Verdict.RESYNC
 
 
-def _lv(levels: list[OkxLevel]) -> list[Level]:
-    return _levels([(x[0], x[1]) for x in levels])
+def _lv(raw: list[OkxLevel], u: Units) -> list[Level]:
+    return levels([(x[0], x[1]) for x in raw], u)
 
 
 def _ms(text: str) -> int:
@@ -128,20 +126,7 @@ class Session(VenueSession):
             return [Ack("pong")]
         try:
             if raw.startswith(_TRADES_HEAD):
-                return [
-                    Trade(
-                        "okx",
-                        self.from_wire(t.inst_id),
-                        _SIDES.get(t.side) or _bad_side(t.side),  # type: ignore[arg-type]
-                        t.px,
-                        t.sz,
-                        t.trade_id,
-                        _ms(t.ts),
-                        recv_ts,
-                        t.seq_id,
-                    )
-                    for t in _TRADE.decode(raw).data
-                ]
+                return [self._trade(t, recv_ts) for t in _TRADE.decode(raw).data]
             head = _HEAD.decode(raw)
             if head.event:
                 if head.event == "error":
@@ -152,17 +137,17 @@ class Session(VenueSession):
             ch = head.arg.channel
             if ch in ("books", "bbo-tbt"):
                 m = _BOOK.decode(raw)
-                symbol = self.from_wire(m.arg.inst_id)
+                symbol, u = self.instrument(m.arg.inst_id)
                 if ch == "bbo-tbt":
-                    return [_quote(symbol, b, recv_ts) for b in m.data]
+                    return [_quote(symbol, u, b, recv_ts) for b in m.data]
                 snap = m.action == "snapshot"
                 return [
                     BookUpdate(
                         "okx",
                         symbol,
                         snap,
-                        _lv(b.bids),
-                        _lv(b.asks),
+                        _lv(b.bids, u),
+                        _lv(b.asks, u),
                         b.seq_id,
                         b.prev_seq_id,
                         _ms(b.ts),
@@ -177,29 +162,43 @@ class Session(VenueSession):
             raise FeedError(f"okx: {e}") from None
         raise FeedError(f"okx: unknown channel {ch!r}")
 
+    def _trade(self, t: OTrade, recv_ts: int) -> Trade:
+        symbol, u = self.instrument(t.inst_id)
+        return Trade(
+            "okx",
+            symbol,
+            _SIDES.get(t.side) or _bad_side(t.side),  # type: ignore[arg-type]
+            scaled(t.px, u.pc, u.price),
+            scaled(t.sz, u.sc, u.size),
+            t.trade_id,
+            _ms(t.ts),
+            recv_ts,
+            t.seq_id,
+        )
+
 
 def _bad_side(side: str) -> str:
     raise FeedError(f"okx: bad trade side {side!r}")
 
 
-def _quote(symbol: str, b: OBook, recv_ts: int) -> Quote:
+def _quote(symbol: str, u: Units, b: OBook, recv_ts: int) -> Quote:
     if not b.bids or not b.asks:
         raise FeedError(f"okx: bbo-tbt for {symbol} without both sides")
     return Quote(
         "okx",
         symbol,
-        dec(b.bids[0][0]),
-        dec(b.bids[0][1]),
-        dec(b.asks[0][0]),
-        dec(b.asks[0][1]),
+        scaled(b.bids[0][0], u.pc, u.price),
+        scaled(b.bids[0][1], u.sc, u.size),
+        scaled(b.asks[0][0], u.pc, u.price),
+        scaled(b.asks[0][1], u.sc, u.size),
         b.seq_id,
         _ms(b.ts),
         recv_ts,
     )
 
 
-def _olevels(levels: list[Level]) -> list[list[str]]:
-    return [[f"{p:f}", f"{q:f}", "0", "1"] for p, q in levels]
+def _olevels(levels: list[Level], ps: int, ss: int) -> list[list[str]]:
+    return [[text(p, ps), text(q, ss), "0", "1"] for p, q in levels]
 
 
 class Wire(VenueWire):
@@ -223,12 +222,16 @@ class Wire(VenueWire):
         return subs, replies
 
     def trades(self, trades: list[Trade]) -> list[str]:
-        return [
-            f'{{"arg":{{"channel":"trades","instId":"{t.symbol}"}},"data":[{{"instId":"{t.symbol}",'
-            f'"tradeId":"{t.trade_id}","px":"{t.price:f}","sz":"{t.size:f}","side":"{t.side}",'
-            f'"ts":"{t.venue_ts // MS}","count":"1","source":"0","seqId":{t.seq}}}]}}'
-            for t in trades
-        ]
+        out = []
+        for t in trades:
+            ps, ss = self.scales[t.symbol]
+            out.append(
+                f'{{"arg":{{"channel":"trades","instId":"{t.symbol}"}},"data":[{{'
+                f'"instId":"{t.symbol}","tradeId":"{t.trade_id}","px":"{text(t.price, ps)}",'
+                f'"sz":"{text(t.size, ss)}","side":"{t.side}","ts":"{t.venue_ts // MS}",'
+                f'"count":"1","source":"0","seqId":{t.seq}}}]}}'
+            )
+        return out
 
     def book(
         self,
@@ -242,10 +245,11 @@ class Wire(VenueWire):
         view: L2Book,
         corrupt: bool = False,
     ) -> str:
+        sc = self.scales[symbol]
         body = msgspec.json.encode(
             {
-                "asks": _olevels(asks),
-                "bids": _olevels(bids),
+                "asks": _olevels(asks, *sc),
+                "bids": _olevels(bids, *sc),
                 "ts": str(ts // MS),
                 "checksum": 0,
                 "prevSeqId": -1 if snapshot else prev_seq,
@@ -259,9 +263,10 @@ class Wire(VenueWire):
         )
 
     def quote(self, q: Quote) -> str:
+        ps, ss = self.scales[q.symbol]
         return (
             f'{{"arg":{{"channel":"bbo-tbt","instId":"{q.symbol}"}},"data":[{{'
-            f'"asks":[["{q.ask_price:f}","{q.ask_size:f}","0","1"]],'
-            f'"bids":[["{q.bid_price:f}","{q.bid_size:f}","0","1"]],'
+            f'"asks":[["{text(q.ask_price, ps)}","{text(q.ask_size, ss)}","0","1"]],'
+            f'"bids":[["{text(q.bid_price, ps)}","{text(q.bid_size, ss)}","0","1"]],'
             f'"ts":"{q.venue_ts // MS}","seqId":{q.seq}}}]}}'
         )

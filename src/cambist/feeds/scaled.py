@@ -1,0 +1,140 @@
+"""Exact prices and sizes as scaled integers, parsed from the venue's own text.
+
+A price or size travels through the gate as an ``int`` counting units of ``10**-scale`` of
+the instrument (``Scale``: decimals of prices and of sizes): ``"64123.45"`` at price scale
+8 is ``6412345000000``. Integers hash, compare and encode (msgpack) several times faster
+than ``Decimal`` and never round. The text is turned into the integer with string
+operations (split at the point, pad, ``int``), never through float; digits beyond the scale
+are accepted only when they are zeros, anything else is a ``FeedError`` (a value the
+configured scale cannot hold exactly is a configuration error the operator must see).
+Exponent forms (``1E+2``) and other rare spellings take an exact ``Decimal`` path.
+
+Prices and sizes repeat heavily, so each scale keeps a cache keyed by the exact text; it
+is bounded by clearing it when it grows too large.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+from cambist.feeds.types import FeedError, Level
+
+POW10: tuple[int, ...] = tuple(10**i for i in range(64))
+_LIMIT = 200_000
+
+
+class Scale(NamedTuple):
+    """Decimals of one instrument's prices and sizes on the wire (and in the log)."""
+
+    price: int
+    size: int
+
+
+DEFAULT_SCALE = Scale(8, 8)
+"""Enough for every spot pair of the supported venues at their usual precisions; Kraken's
+checksum needs the pair's exact ``price_precision``/``qty_precision`` (see kraken.py)."""
+
+_CACHES: dict[int, dict[str, int]] = {}
+
+
+class Units:
+    """One instrument's scales with their text caches, looked up once per message."""
+
+    __slots__ = ("pc", "price", "sc", "scale", "size")
+
+    def __init__(self, scale: Scale) -> None:
+        self.scale = scale
+        self.price, self.size = scale
+        self.pc = cache(scale.price)
+        self.sc = cache(scale.size)
+
+
+def cache(scale: int) -> dict[str, int]:
+    """The text-to-integer cache of one scale (shared by every instrument using it)."""
+    c = _CACHES.get(scale)
+    if c is None:
+        c = _CACHES[scale] = {}
+    return c
+
+
+def parse(text: str, scale: int) -> int:
+    """``text`` in units of ``10**-scale``, exactly, without the cache."""
+    whole, _, frac = text.partition(".")
+    if len(frac) > scale:
+        extra = frac[scale:]
+        if extra.count("0") != len(extra):
+            raise FeedError(f"{text!r} has more than {scale} decimals")
+        frac = frac[:scale]
+    digits = whole + frac
+    if whole and digits.isdigit() and digits.isascii():
+        return int(digits) * POW10[scale - len(frac)]
+    return _parse_decimal(text, scale)
+
+
+def _parse_decimal(text: str, scale: int) -> int:
+    """Rare spellings (``1E+2``, ``.5``): exact through ``Decimal``; still no float.
+    ``Decimal`` also takes spaces, underscores and non-ASCII digits: those are refused."""
+    if not text.isascii() or text.strip("0123456789.eE+"):
+        raise FeedError(f"bad number {text!r}")
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        raise FeedError(f"bad number {text!r}") from None
+    if not d.is_finite() or d.is_signed():
+        raise FeedError(f"not a finite non-negative number: {text!r}")
+    q = d.scaleb(scale)
+    if q != q.to_integral_value():
+        raise FeedError(f"{text!r} has more than {scale} decimals")
+    return int(q)
+
+
+def scaled(text: str, c: dict[str, int], scale: int) -> int:
+    """One value through the cache ``c`` of ``scale``."""
+    v = c.get(text)
+    if v is None:
+        v = parse(text, scale)
+        if len(c) >= _LIMIT:
+            c.clear()
+        c[text] = v
+    return v
+
+
+def levels(raw: list[tuple[str, str]], u: Units) -> list[Level]:
+    """``[[price, size], ...]`` as text to exact scaled ``(price, size)`` integers."""
+    pc, sc = u.pc, u.sc
+    pget, sget = pc.get, sc.get
+    out: list[Level] = []
+    for p, q in raw:
+        ip = pget(p)
+        if ip is None:
+            ip = scaled(p, pc, u.price)
+        iq = sget(q)
+        if iq is None:
+            iq = scaled(q, sc, u.size)
+        out.append((ip, iq))
+    return out
+
+
+def number(v: str | int, c: dict[str, int], scale: int) -> int:
+    """A JSON number decoded with ``float_hook=str``: an ``int`` or the number's text."""
+    if type(v) is int:
+        if v < 0:
+            raise FeedError(f"negative number {v}")
+        return v * POW10[scale]
+    if type(v) is not str:
+        raise FeedError(f"expected a number, got {v!r}")
+    return scaled(v, c, scale)
+
+
+def text(v: int, scale: int) -> str:
+    """The wire text of a scaled value with exactly ``scale`` decimals (emulator side)."""
+    if not scale:
+        return str(v)
+    whole, frac = divmod(v, POW10[scale])
+    return f"{whole}.{frac:0{scale}d}"
+
+
+def to_decimal(v: int, scale: int) -> Decimal:
+    """For people and APIs (the consolidated book): the exact ``Decimal`` of a value."""
+    return Decimal(v).scaleb(-scale)
