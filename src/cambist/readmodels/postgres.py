@@ -1,9 +1,15 @@
 """PostgreSQL behind the read-model :class:`~cambist.readmodels.store.Store` (psycopg 3).
 
-Batched writes: ``executemany`` runs in psycopg's pipeline mode (one round trip per batch, not
-per row) and statements repeated by every flush are prepared server-side automatically;
-append-only tables (fills, trades, ledger) are loaded with ``COPY``, which skips per-row
-statement overhead altogether.
+Batched writes without per-row statements: append-only tables (fills, trades, ledger, new
+orders) are loaded with ``COPY``; upserts, updates and deletes ``COPY`` their rows into a
+temporary staging table and apply them with one set-based statement (``INSERT ... SELECT ... ON
+CONFLICT``, ``UPDATE ... FROM``, ``DELETE ... = ANY``). Per-row ``executemany``, even pipelined,
+cost about 20 us of client and as much of server CPU per row; this is several times cheaper.
+
+``synchronous_commit = off``: a commit returns before its WAL record is flushed. The read models
+are rebuildable from the journal, and the rows and the projector's mark share a transaction, so
+an operating-system crash can only lose the last few commits *together with* their marks: the
+projector then re-projects them (never a half-applied batch; PostgreSQL stays consistent).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from cambist.readmodels.store import Row, Store
+from cambist.readmodels.store import Row, Store, upsert_sql
 
 
 def _pg(sql: str) -> str:
@@ -31,6 +37,12 @@ class PostgresStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self.conn = psycopg.connect(url, autocommit=True)
+        self.conn.execute("SET synchronous_commit = off")
+        self._staged: set[str] = set()
+        """Staging tables created on this connection (forgotten when a transaction rolls back,
+        which also undoes their creation)."""
+        self._filled: set[str] = set()
+        """Staging tables holding rows in the current transaction."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(_pg(sql), params).rowcount
@@ -52,10 +64,51 @@ class PostgresStore(Store):
             for row in rows:
                 copy.write_row(row)
 
+    def _stage(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> str:
+        """COPY ``rows`` into a temporary table shaped like ``columns`` of ``table``; emptied at
+        commit. Return its name."""
+        stage = f"_stage_{table}_{len(columns)}"
+        if stage not in self._staged:
+            self.conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS"
+                f" AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+            )
+            self._staged.add(stage)
+        elif stage in self._filled:
+            self.conn.execute(f"TRUNCATE {stage}")
+        self._filled.add(stage)
+        self.copy_rows(stage, columns, rows)
+        return stage
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        if rows:
+            stage = self._stage(table, columns, rows)
+            cols = ", ".join(columns)
+            self.conn.execute(upsert_sql(table, columns, key, source=f"SELECT {cols} FROM {stage}"))
+
+    def update_rows(
+        self, table: str, columns: Sequence[str], key: str, rows: Sequence[Row]
+    ) -> None:
+        if rows:
+            stage = self._stage(table, (*columns, key), rows)
+            sets = ", ".join(f"{c} = s.{c}" for c in columns)
+            self.conn.execute(f"UPDATE {table} t SET {sets} FROM {stage} s WHERE t.{key} = s.{key}")
+
+    def delete_keys(self, table: str, key: str, keys: Sequence[int]) -> None:
+        if keys:
+            self.conn.execute(f"DELETE FROM {table} WHERE {key} = ANY(%s)", (list(keys),))
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.conn.transaction():
-            yield
+        self._filled.clear()
+        try:
+            with self.conn.transaction():
+                yield
+        except BaseException:
+            self._staged.clear()
+            raise
 
     def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         return [str(r[0]) for r in self.query("EXPLAIN " + sql, params)]

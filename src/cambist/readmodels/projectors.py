@@ -15,7 +15,6 @@ Three projectors, named for ``cambist projector run NAME``:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -25,7 +24,7 @@ from cambist.domain.commands import Command, PlaceOrder
 from cambist.domain.types import OrderStatus, OrderType, Side
 from cambist.readmodels import schema
 from cambist.readmodels.ledger import LedgerFold
-from cambist.readmodels.store import Store
+from cambist.readmodels.store import Store, upsert_sql
 
 LIVE_STATUSES = ("pending_trigger", "open", "partially_filled")
 CANDLE_INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14_400, "1d": 86_400}
@@ -199,15 +198,8 @@ class OrderRow:
 
 _order_tuple = attrgetter(*schema.ORDER_COLUMNS)
 """An :class:`OrderRow` as a tuple in column order (``dataclasses.astuple`` deep-copies: 10x)."""
-
-
-def _upsert(table: str, columns: Sequence[str], key: Sequence[str], assign: str = "") -> str:
-    marks = ", ".join("?" * len(columns))
-    sets = assign or ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
-    )
+_changed_tuple = attrgetter(*schema.ORDER_CHANGING, "order_id")
+"""What a later event can change in an order, then its id (for ``Store.update_rows``)."""
 
 
 class OrdersProjector(Projector):
@@ -222,9 +214,10 @@ class OrdersProjector(Projector):
         super().__init__(store)
         self.live: dict[int, OrderRow] = {}
         self.dirty: dict[int, OrderRow] = {}
+        self.new: set[int] = set()
+        """Orders placed in this batch: inserted whole; the others only update what changed."""
         self.fills: list[tuple[Any, ...]] = []
         self._takers: list[OrderRow] = []
-        self._upsert = _upsert("orders", schema.ORDER_COLUMNS, ("order_id",))
 
     def ddl(self) -> list[str]:
         return schema.orders_ddl(self.store)
@@ -237,6 +230,7 @@ class OrdersProjector(Projector):
         )
         self.live = {int(r[0]): OrderRow(*r) for r in rows}
         self.dirty = {}
+        self.new = set()
         self.fills = []
 
     def _order(self, order_id: int) -> OrderRow:
@@ -255,7 +249,8 @@ class OrdersProjector(Projector):
             elif t is ev.OrderAccepted:
                 assert isinstance(e, ev.OrderAccepted) and isinstance(command, PlaceOrder)
                 o = OrderRow.placed(command, seq, ts, e.status.value)
-                self.live[o.order_id] = dirty[o.order_id] = o
+                self.live[seq] = dirty[seq] = o
+                self.new.add(seq)
                 if (
                     command.order_type in _MARKET_TYPES
                     and e.status is not OrderStatus.PENDING_TRIGGER
@@ -293,7 +288,8 @@ class OrdersProjector(Projector):
                 if e.command == "place" and isinstance(command, PlaceOrder):
                     o = OrderRow.placed(command, seq, ts, "rejected")
                     o.reason, o.remaining = e.reason.value, 0
-                    dirty[o.order_id] = o
+                    dirty[seq] = o
+                    self.new.add(seq)
         if self._takers:
             # A market order never rests: still live after its command means it filled exactly.
             for o in self._takers:
@@ -322,8 +318,11 @@ class OrdersProjector(Projector):
             ))  # fmt: skip
 
     def write(self) -> None:
-        if self.dirty:
-            self.store.executemany(self._upsert, map(_order_tuple, self.dirty.values()))
+        new = self.new
+        placed = [_order_tuple(o) for i, o in self.dirty.items() if i in new]
+        changed = [_changed_tuple(o) for i, o in self.dirty.items() if i not in new]
+        self.store.copy_rows("orders", schema.ORDER_COLUMNS, placed)
+        self.store.update_rows("orders", schema.ORDER_CHANGING, "order_id", changed)
         self.store.copy_rows("fills", schema.FILL_COLUMNS, self.fills)
 
     def after_flush(self) -> None:
@@ -332,7 +331,11 @@ class OrdersProjector(Projector):
             if o.status not in LIVE_STATUSES:
                 live.pop(order_id, None)
         self.dirty = {}
+        self.new = set()
         self.fills = []
+
+
+_TICKER_COLUMNS = ("market", "last_price", "last_trade_id", "last_ts", "seq")
 
 
 class MarketProjector(Projector):
@@ -348,16 +351,13 @@ class MarketProjector(Projector):
         self.candles: dict[tuple[str, int, int], list[int]] = {}
         self.ticker: dict[str, tuple[str, int, int, int, int]] = {}
         g, le = store.greatest, store.least
-        self._candle_sql = _upsert(
+        self._candle_sql = upsert_sql(
             "candles", schema.CANDLE_COLUMNS, ("market", "interval_s", "start_ts"),
             f"high = {g}(candles.high, excluded.high), low = {le}(candles.low, excluded.low),"
             " close = excluded.close, volume = candles.volume + excluded.volume,"
             " quote_volume = candles.quote_volume + excluded.quote_volume,"
             " trades = candles.trades + excluded.trades",
         )  # fmt: skip
-        self._ticker_sql = _upsert(
-            "ticker", ("market", "last_price", "last_trade_id", "last_ts", "seq"), ("market",)
-        )
 
     def ddl(self) -> list[str]:
         return schema.market_ddl(self.store)
@@ -397,8 +397,7 @@ class MarketProjector(Projector):
         store.copy_rows("trades", schema.TRADE_COLUMNS, self.trades)
         if self.candles:
             store.executemany(self._candle_sql, [(*k, *v) for k, v in self.candles.items()])
-        if self.ticker:
-            store.executemany(self._ticker_sql, list(self.ticker.values()))
+        store.upsert_rows("ticker", _TICKER_COLUMNS, ("market",), list(self.ticker.values()))
 
     def after_flush(self) -> None:
         self.reset()
@@ -431,13 +430,11 @@ class LedgerProjector(Projector):
         store = self.store
         store.copy_rows("ledger", schema.LEDGER_COLUMNS, self.entries)
         opened, closed = self.fold.take_changes()
-        if closed:
-            store.executemany("DELETE FROM ledger_live WHERE order_id = ?", [(o,) for o in closed])
-        if opened:
-            store.executemany(
-                "INSERT INTO ledger_live (order_id, account, asset) VALUES (?, ?, ?)",
-                [(o, a, s) for o, (a, s) in opened.items()],
-            )
+        store.delete_keys("ledger_live", "order_id", sorted(closed))
+        store.copy_rows(
+            "ledger_live", ("order_id", "account", "asset"),
+            [(o, a, s) for o, (a, s) in opened.items()],
+        )  # fmt: skip
 
     def after_flush(self) -> None:
         self.entries = []

@@ -15,6 +15,11 @@ ORDER_COLUMNS = (
     "stop_price", "quantity", "quote_quantity", "filled", "filled_quote", "remaining", "status",
     "reason", "client_order_id", "created_ts", "updated_ts", "seq", "expire_ts", "post_only",
 )  # fmt: skip
+ORDER_CHANGING = (
+    "price", "quantity", "filled", "filled_quote", "remaining", "status", "reason", "updated_ts",
+    "seq",
+)  # fmt: skip
+"""The columns of ``orders`` an event after the placement can change."""
 FILL_COLUMNS = (
     "trade_id", "order_id", "account", "market", "side", "price", "quantity", "quote_amount",
     "fee", "fee_asset", "liquidity", "ts", "seq",

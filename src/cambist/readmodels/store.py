@@ -46,6 +46,27 @@ class Store(ABC):
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         """Append rows to ``table`` as fast as the backend allows (PostgreSQL: COPY)."""
 
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Row]
+    ) -> None:
+        """Insert rows or, where ``key`` exists, overwrite the other columns (PostgreSQL: one
+        COPY into a temporary table and one ``INSERT ... SELECT``, not one statement per row)."""
+        if rows:
+            self.executemany(upsert_sql(table, columns, key), rows)
+
+    def update_rows(
+        self, table: str, columns: Sequence[str], key: str, rows: Sequence[Row]
+    ) -> None:
+        """Set ``columns`` of existing rows; each row is those values followed by its ``key``."""
+        if rows:
+            sets = ", ".join(f"{c} = ?" for c in columns)
+            self.executemany(f"UPDATE {table} SET {sets} WHERE {key} = ?", rows)
+
+    def delete_keys(self, table: str, key: str, keys: Sequence[int]) -> None:
+        """Delete the rows whose integer ``key`` is one of ``keys``."""
+        if keys:
+            self.executemany(f"DELETE FROM {table} WHERE {key} = ?", [(k,) for k in keys])
+
     @abstractmethod
     def transaction(self) -> Any:
         """A context manager: everything inside commits together or not at all."""
@@ -151,6 +172,19 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.conn.close()
+
+
+def upsert_sql(
+    table: str, columns: Sequence[str], key: Sequence[str], assign: str = "", source: str = ""
+) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE``: ``assign`` defaults to overwriting every
+    non-key column; ``source`` (a ``SELECT``) replaces the ``VALUES`` placeholders."""
+    values = source or f"VALUES ({', '.join('?' * len(columns))})"
+    sets = assign or ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) {values}"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    )
 
 
 def open_store(url: str) -> Store:
