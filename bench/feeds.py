@@ -28,9 +28,10 @@ from cambist.feeds.book import Verdict
 from cambist.feeds.emulator.market import BookChange, Market
 from cambist.feeds.gate import Core, Counters, Gate, GateConfig
 from cambist.feeds.merge import Merger
-from cambist.feeds.sink import encode_batch
+from cambist.feeds.sink import FileSink, encode_batch
 from cambist.feeds.types import Record, Trade
 from cambist.feeds.venues import VENUES
+from cambist.feeds.workers import PipeSink, tune_gc
 
 SYMBOLS = {"kraken": ["BTC-USD", "ETH-USD"], "coinbase": ["BTC-USD", "ETH-USD"]}
 
@@ -41,7 +42,13 @@ def record(venue: str, n: int) -> dict[str, list[bytes]]:
     syms = SYMBOLS.get(venue, ["BTC-USDT", "ETH-USDT"])
     market = Market(venue, syms, seed=3, depth=mod.Wire.book_depth, keep_history=False)
     wire = mod.Wire(syms)
-    out: dict[str, list[bytes]] = {"trades": [], "book": [], "quotes": [], "setup": []}
+    out: dict[str, list[bytes]] = {
+        "trades": [],
+        "book": [],
+        "quotes": [],
+        "setup": [],
+        "all": [],  # every message in the order the venue sends them (the whole-gate run)
+    }
     for s in syms:
         bids, asks, seq = market.snapshot(s)
         st = market.symbols[s]
@@ -54,27 +61,32 @@ def record(venue: str, n: int) -> dict[str, list[bytes]]:
     while min(len(out["trades"]), len(out["book"])) < n:
         ev = market.step()
         if isinstance(ev, list):
-            out["trades"] += [t.encode() for t in wire.trades(ev)]
+            msgs = [t.encode() for t in wire.trades(ev)]
+            out["trades"] += msgs
+            out["all"] += msgs
         else:
             assert isinstance(ev, BookChange)
             st = market.symbols[ev.symbol]
             view = market.view_of(st)
-            out["book"].append(
-                wire.book(
-                    ev.symbol, False, ev.bids, ev.asks, ev.prev_seq, ev.seq, ev.ts, view
-                ).encode()
-            )
+            msg = wire.book(
+                ev.symbol, False, ev.bids, ev.asks, ev.prev_seq, ev.seq, ev.ts, view
+            ).encode()
+            out["book"].append(msg)
+            out["all"].append(msg)
             q = market.quote(ev.symbol, ev.ts)
-            if q is not None and len(out["quotes"]) < n:
-                out["quotes"].append(wire.quote(q).encode())
+            if q is not None:
+                msg = wire.quote(q).encode()
+                out["all"].append(msg)
+                if len(out["quotes"]) < n:
+                    out["quotes"].append(msg)
     return out
 
 
-def _cores(venue: str, merger: Merger, setup: list[bytes]) -> list[Core]:
-    """Two connections' pipelines sharing one merger, books made live from the setup."""
+def _cores(venue: str, merger: Merger, setup: list[bytes], conns: int = 2) -> list[Core]:
+    """The connections' pipelines sharing one merger, books made live from the setup."""
     mod = VENUES[venue]
     syms = SYMBOLS.get(venue, ["BTC-USDT", "ETH-USDT"])
-    cores = [Core(mod, syms, i, merger, Counters()) for i in range(2)]
+    cores = [Core(mod, syms, i, merger, Counters()) for i in range(conns)]
     for core in cores:
         for s, raw in zip(syms, setup, strict=True):
             if mod.Wire.rest_path:
@@ -87,13 +99,16 @@ def _cores(venue: str, merger: Merger, setup: list[bytes]) -> list[Core]:
     return cores
 
 
-def throughput(venue: str, kind: str, msgs: list[bytes], setup: list[bytes]) -> float:
-    """Wire messages/s through parse, integrity, dedup (2 redundant copies) and encode."""
+def throughput(
+    venue: str, kind: str, msgs: list[bytes], setup: list[bytes], conns: int = 2
+) -> float:
+    """Wire messages per CPU-second (``time.process_time``, so other processes on the shared
+    machine do not count) through parse, integrity, dedup (2 redundant copies) and encode."""
     pending: list[Record] = []
     merger = Merger(pending.append)
-    cores = _cores(venue, merger, setup)
+    cores = _cores(venue, merger, setup, conns)
     frames = 0
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     ts = time.time_ns()
     for raw in msgs:
         for core in cores:  # every message arrives on both connections
@@ -103,35 +118,108 @@ def throughput(venue: str, kind: str, msgs: list[bytes], setup: list[bytes]) -> 
             pending.clear()
     if pending:
         frames += len(encode_batch(pending))
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     bad = sum(c.stats.malformed for c in cores) + sum(c.stats.resyncs for c in cores)
     if bad:
         raise RuntimeError(f"{venue}/{kind}: {bad} malformed or resynced messages in the recording")
-    return 2 * len(msgs) / dt
+    return conns * len(msgs) / dt
 
 
-def _mixed_worker(args: tuple[int, float]) -> float:
-    n, seconds = args
-    recs = {v: record(v, n) for v in VENUES}
-    done = 0
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+def _gate_worker(venues: list[str], n: int, reps: int, conn: Any, go: Any) -> None:
+    """One worker process of the whole-gate run: its venue group's messages, both copies,
+    through ``Core`` and the merger, batches to the parent through the pipe (``PipeSink``)."""
+    tune_gc()
+    recs = {v: record(v, n) for v in venues}
+    sink = PipeSink(conn)
+    conn.send_bytes(b"R")
+    go.wait()
+    c0 = time.process_time()
+    msgs = 0
+    for _ in range(reps):
         for v, r in recs.items():
-            for kind in ("trades", "book", "quotes"):
-                throughput(v, kind, r[kind], r["setup"])
-                done += 2 * len(r[kind])
-    return done / (time.perf_counter() - t0)
+            pending: list[Record] = []
+            merger = Merger(pending.append)
+            cores = _cores(v, merger, r["setup"])
+            ts = time.time_ns()
+            for raw in r["all"]:
+                for core in cores:
+                    core.handle(raw, ts)
+                if len(pending) >= 512:
+                    sink.append(pending)
+                    pending.clear()
+            if pending:
+                sink.append(pending)
+            msgs += 2 * len(r["all"])
+            if any(c.stats.malformed or c.stats.resyncs for c in cores):
+                raise RuntimeError(f"{v}: malformed or resynced messages in the recording")
+    conn.send_bytes(b"D" + json.dumps([msgs, time.process_time() - c0]).encode())
 
 
-def gate_total(n: int, seconds: float) -> float:
-    """All cores, each running the whole mix of venues and types: the gate's capacity."""
-    procs = os.cpu_count() or 1
-    with mp.get_context("spawn").Pool(procs) as pool:
-        return sum(pool.map(_mixed_worker, [(n, seconds)] * procs))
+def balance(cost: dict[str, float], workers: int) -> list[list[str]]:
+    """Venue groups of about equal CPU cost (largest first onto the least loaded group), as
+    an operator would deal venues to worker processes."""
+    groups: list[list[str]] = [[] for _ in range(min(workers, len(cost)))]
+    load = [0.0] * len(groups)
+    for v in sorted(cost, key=cost.__getitem__, reverse=True):
+        i = load.index(min(load))
+        groups[i].append(v)
+        load[i] += cost[v]
+    return groups
+
+
+def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, float]:
+    """The whole gate on all cores: one process per venue group, the parent appending every
+    batch to a real log file. Wire messages (both copies) per wall second from the start
+    signal until the last batch is written, and CPU time per message of all processes."""
+    ctx = mp.get_context("spawn")
+    go = ctx.Event()
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = FileSink(Path(tmp) / "md.log")
+        pipes, procs = [], []
+        for g in groups:
+            parent_end, child_end = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_gate_worker, args=(g, n, reps, child_end, go), daemon=True)
+            p.start()
+            child_end.close()
+            pipes.append(parent_end)
+            procs.append(p)
+        for c in pipes:
+            if c.recv_bytes() != b"R":
+                raise RuntimeError("worker failed to start")
+        load = os.getloadavg()[0]
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        go.set()
+        msgs, cpu, live = 0, 0.0, list(pipes)
+        while live:
+            for c in mp.connection.wait(live):
+                data = c.recv_bytes()  # type: ignore[union-attr]
+                if data[:1] == b"L":
+                    sink.append_encoded(data[1:])
+                else:
+                    m, s = json.loads(data[1:])
+                    msgs, cpu = msgs + m, cpu + s
+                    live.remove(c)
+        sink.flush()
+        wall = time.perf_counter() - t0
+        parent_cpu = time.process_time() - c0
+        records = sink.count
+        sink.close()
+        for p in procs:
+            p.join(10)
+    return {
+        "msgs_per_s": msgs / wall,
+        "messages": msgs,
+        "records": records,
+        "wall_s": wall,
+        "cpu_us_per_msg": (cpu + parent_cpu) / msgs * 1e6,
+        "load": load,
+    }
 
 
 def cryptofeed_rate(trades: list[bytes], depth: list[bytes], snap: bytes) -> dict[str, float]:
-    """cryptofeed 2.x's Binance normalization of the same messages, callbacks doing nothing."""
+    """cryptofeed 2.x's Binance normalization of the same messages, callbacks doing nothing;
+    messages per CPU-second like ``throughput``."""
     from decimal import Decimal
 
     from cryptofeed.defines import L2_BOOK, TRADES
@@ -176,10 +264,10 @@ def cryptofeed_rate(trades: list[bytes], depth: list[bytes], snap: bytes) -> dic
 
     async def run(msgs: list[bytes]) -> float:
         texts = [m.decode() for m in msgs]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for m in texts:
             await feed.message_handler(m, None, 1.0)
-        return len(texts) / (time.perf_counter() - t0)
+        return len(texts) / (time.process_time() - t0)
 
     out = {"trades": asyncio.run(run(trades)), "book": asyncio.run(run(depth))}
     if count < len(trades):
@@ -199,6 +287,9 @@ class TimedSink:
         for r in records:
             if type(r) is Trade:
                 self.appended[r.trade_id] = now
+
+    def append_encoded(self, payload: bytes) -> int:
+        raise NotImplementedError("the latency run keeps its gate in-process")
 
     def flush(self) -> None:
         return None
@@ -279,26 +370,43 @@ def main() -> None:
         for kind in ("trades", "book", "quotes"):
             rate = throughput(venue, kind, recs[venue][kind], recs[venue]["setup"])
             per[f"{venue}.{kind}"] = rate
-            print(f"  {venue:9s} {kind:7s} {rate:>12,.0f} msgs/s per core")
-    total = gate_total(n // 5, 3.0 if args.quick else 10.0)
-    print(f"gate total (all cores, mixed venues/types): {total:,.0f} msgs/s")
+            print(f"  {venue:9s} {kind:7s} {rate:>12,.0f} msgs per CPU-second")
+    cost = {
+        v: sum(len(recs[v][k]) / per[f"{v}.{k}"] for k in ("trades", "book", "quotes"))
+        for v in VENUES
+    }
+    cores = os.cpu_count() or 1
+    groups = balance(cost, cores)
+    reps = 1 if args.quick else 4
+    one = gate_total([list(VENUES)], n, reps)
+    total = gate_total(groups, n, reps)
+    for label, g in (("1 worker", one), (f"{len(groups)} workers", total)):
+        print(
+            f"whole gate, {label}: {g['msgs_per_s']:,.0f} msgs/s wall "
+            f"({g['messages']:,} msgs, {g['records']:,} records logged, "
+            f"{g['cpu_us_per_msg']:.2f} us CPU/msg, load {g['load']:.1f})"
+        )
+    print(f"  groups: {groups}")
     b = recs["binance"]
     # the machine is shared: alternate cryptofeed and the gate on the same messages a few
-    # times and keep each one's best, so the ratio compares like with like
+    # times and keep each one's best, so the ratio compares like with like. cryptofeed has
+    # one connection per feed, so the gate runs one too here (each message once: no second
+    # copy, whose memoized parse is cheaper, to flatter the rate)
     cf = {"trades": 0.0, "book": 0.0}
-    ours = {k: per[f"binance.{k}"] for k in ("trades", "book")}
+    ours = {"trades": 0.0, "book": 0.0}
     for _ in range(3):
         for k, v in cryptofeed_rate(b["trades"], b["book"], b["setup"][0]).items():
             cf[k] = max(cf[k], v)
         for k, best in list(ours.items()):
-            ours[k] = max(best, throughput("binance", k, b[k], b["setup"]))
+            ours[k] = max(best, throughput("binance", k, b[k], b["setup"], conns=1))
     cf_all = 2 / (1 / cf["trades"] + 1 / cf["book"])
     ours_all = 2 / (1 / ours["trades"] + 1 / ours["book"])
     for k in ("trades", "book"):
         print(
-            f"  cryptofeed binance {k:6s} {cf[k]:>12,.0f} msgs/s per core "
-            f"(gate {ours[k]:,.0f}, x{ours[k] / cf[k]:.2f})"
+            f"  cryptofeed binance {k:6s} {cf[k]:>12,.0f} msgs per CPU-second "
+            f"(gate, one connection, {ours[k]:,.0f}, x{ours[k] / cf[k]:.2f})"
         )
+    tune_gc()  # as `cambist feeds run` does before its gates start
     lat = latency(2000 if args.quick else 5000, 4.0 if args.quick else 10.0)
     print(
         f"latency emulator->log at fixed rate: p50 {lat['p50_latency_ms']:.2f} ms, "
@@ -307,7 +415,11 @@ def main() -> None:
     result = {
         "machine": m,
         "per_core_msgs_per_s": {k: round(v) for k, v in per.items()},
-        "gate_msgs_per_s": round(total),
+        "gate_msgs_per_s": round(total["msgs_per_s"]),
+        "gate_1_worker_msgs_per_s": round(one["msgs_per_s"]),
+        "gate_cpu_us_per_msg": round(total["cpu_us_per_msg"], 2),
+        "gate_groups": groups,
+        "load_avg_1m": os.getloadavg()[0],
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in lat.items()},
         "cryptofeed_msgs_per_s": round(cf_all),
         "cryptofeed_trades_per_s": round(cf["trades"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from cambist.feeds.gate import Gate, GateConfig
 from cambist.feeds.scaled import Scale
 from cambist.feeds.sink import FileSink, MemorySink, Sink
 from cambist.feeds.venues import VENUES
+from cambist.feeds.workers import WorkerPool, WorkerSpec, groups, tune_gc
 
 feeds_app = typer.Typer(help="Market-data gates: ingest other venues' public feeds.")
 
@@ -64,6 +66,13 @@ def run(
     log: Annotated[Path | None, typer.Option(help="Market-data log file.")] = None,
     api_port: Annotated[int, typer.Option(help="Local API port (127.0.0.1).")] = 8765,
     duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: never).")] = 0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes, venues dealt among them (0: one per core, at most "
+            "one per venue; 1: all in this process)."
+        ),
+    ] = 0,
     scale: Annotated[
         list[str],
         typer.Option(
@@ -79,27 +88,29 @@ def run(
     ws, rest, scales = _pairs(ws_url), _pairs(rest_url), _scales(scale)
     syms = [s.strip() for s in symbols.split(",") if s.strip()]
     sink: Sink = FileSink(log) if log else MemorySink()
-    gates = [
-        Gate(
-            VENUES[v],
-            syms,
-            sink,
-            GateConfig(
-                connections=connections,
-                ws_url=ws.get(v, ""),
-                rest_url=rest.get(v, ""),
-                scales=scales.get(v, {}),
-            ),
+    configs = {
+        v: GateConfig(
+            connections=connections,
+            ws_url=ws.get(v, ""),
+            rest_url=rest.get(v, ""),
+            scales=scales.get(v, {}),
         )
         for v in venue
-    ]
+    }
     _loop_policy()
-    asyncio.run(_serve(gates, api_port, duration))
+    n = workers or min(len(venue), os.cpu_count() or 1)
+    if n <= 1:
+        tune_gc()
+        gates = [Gate(VENUES[v], syms, sink, configs[v]) for v in venue]
+        asyncio.run(_serve(gates, None, api_port, duration))
+    else:
+        specs = [WorkerSpec(g, syms, {v: configs[v] for v in g}) for g in groups(venue, n)]
+        asyncio.run(_serve([], WorkerPool(specs, sink), api_port, duration))
     sink.close()
 
 
-async def _serve(gates: list[Gate], port: int, duration: float) -> None:
-    book = ConsolidatedBook(g.merger for g in gates)
+async def _serve(gates: list[Gate], pool: WorkerPool | None, port: int, duration: float) -> None:
+    book = ConsolidatedBook((g.merger for g in gates), rows=pool.tops if pool else None)
 
     async def one(request: web.Request) -> web.Response:
         return web.Response(
@@ -112,7 +123,10 @@ async def _serve(gates: list[Gate], port: int, duration: float) -> None:
         return web.Response(body=body, content_type="application/json")
 
     async def stats(_: web.Request) -> web.Response:
-        return web.json_response({g.venue.Session.name: g.totals() for g in gates})
+        out = {g.venue.Session.name: g.totals() for g in gates}
+        if pool is not None:
+            out.update(pool.totals())
+        return web.json_response(out)
 
     app = web.Application()
     app.router.add_get("/book/{symbol}", one)
@@ -123,6 +137,8 @@ async def _serve(gates: list[Gate], port: int, duration: float) -> None:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     print(json.dumps({"api": f"http://127.0.0.1:{port}"}), flush=True)
     tasks = [asyncio.create_task(g.run()) for g in gates]
+    if pool is not None:
+        tasks.append(asyncio.create_task(pool.run()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import msgspec
@@ -38,39 +38,76 @@ class Consolidated(msgspec.Struct, frozen=True):
     venues: list[VenueTop]
 
 
-class ConsolidatedBook:
-    """Reads the merged books of every venue's merger; computes on demand."""
+class TopRow(msgspec.Struct, array_like=True, frozen=True):
+    """Best bid and offer of one live merged book, in its scaled integers (what a worker
+    process reports to the parent, see ``workers.py``)."""
 
-    def __init__(self, mergers: Iterable[Merger], stale_s: float = 10.0) -> None:
+    venue: str
+    symbol: str
+    price_scale: int
+    size_scale: int
+    bid: int
+    bid_size: int
+    ask: int
+    ask_size: int
+    updated_ns: int
+
+
+def merger_tops(m: Merger) -> list[TopRow]:
+    """One row per live, two-sided merged book of a merger."""
+    out = []
+    for (venue, sym), s in m.books.items():
+        if not s.live:
+            continue
+        bb, ba = s.book.best_bid(), s.book.best_ask()
+        if bb is None or ba is None:
+            continue
+        out.append(TopRow(venue, sym, *s.scale, bb[0], bb[1], ba[0], ba[1], s.updated_ns))
+    return out
+
+
+class ConsolidatedBook:
+    """Reads the merged books of every venue (in-process mergers, or rows that worker
+    processes report through ``rows``); computes on demand."""
+
+    def __init__(
+        self,
+        mergers: Iterable[Merger] = (),
+        stale_s: float = 10.0,
+        rows: Callable[[], list[TopRow]] | None = None,
+    ) -> None:
         self.mergers = list(mergers)
+        self.rows = rows
         self.stale_ns = int(stale_s * 1e9)
 
+    def _rows(self) -> list[TopRow]:
+        out = [r for m in self.mergers for r in merger_tops(m)]
+        if self.rows is not None:
+            out += self.rows()
+        return out
+
     def symbols(self) -> list[str]:
-        return sorted({sym for m in self.mergers for (_, sym) in m.books})
+        return sorted({r.symbol for r in self._rows()})
 
     def tops(self, symbol: str, now_ns: int | None = None) -> list[VenueTop]:
         now = now_ns or time.time_ns()
         out = []
-        for m in self.mergers:
-            for (venue, sym), s in m.books.items():
-                if sym != symbol or not s.live:
-                    continue
-                bb, ba = s.book.best_bid(), s.book.best_ask()
-                if bb is None or ba is None or bb[0] >= ba[0]:
-                    continue  # one-sided or crossed: not a usable market
-                if now - s.updated_ns > self.stale_ns:
-                    continue
-                ps, ss = s.scale  # venues' scales differ: compare as exact decimals
-                out.append(
-                    VenueTop(
-                        venue,
-                        to_decimal(bb[0], ps),
-                        to_decimal(bb[1], ss),
-                        to_decimal(ba[0], ps),
-                        to_decimal(ba[1], ss),
-                        (now - s.updated_ns) / 1e6,
-                    )
+        for r in self._rows():
+            if r.symbol != symbol or r.bid >= r.ask:
+                continue  # crossed: not a usable market
+            if now - r.updated_ns > self.stale_ns:
+                continue
+            ps, ss = r.price_scale, r.size_scale  # scales differ: compare exact decimals
+            out.append(
+                VenueTop(
+                    r.venue,
+                    to_decimal(r.bid, ps),
+                    to_decimal(r.bid_size, ss),
+                    to_decimal(r.ask, ps),
+                    to_decimal(r.ask_size, ss),
+                    (now - r.updated_ns) / 1e6,
                 )
+            )
         return out
 
     def get(self, symbol: str, now_ns: int | None = None) -> Consolidated:

@@ -32,10 +32,26 @@ def decode_batch(payload: bytes) -> list[Record]:
     return _DECODER.decode(payload)
 
 
+def batch_len(payload: bytes) -> int:
+    """Records in an encoded batch, from the msgpack array header alone (no decoding)."""
+    b = payload[0]
+    if b & 0xF0 == 0x90:
+        return b & 0x0F
+    if b == 0xDC:
+        return int.from_bytes(payload[1:3], "big")
+    if b == 0xDD:
+        return int.from_bytes(payload[1:5], "big")
+    raise ValueError("not an encoded batch (msgpack array)")
+
+
 class Sink(Protocol):
     """Append-only destination of normalized records."""
 
     def append(self, records: Sequence[Record]) -> None: ...
+
+    def append_encoded(self, payload: bytes) -> int:
+        """A batch already encoded by ``encode_batch`` (a worker process's); its count."""
+        ...
 
     def flush(self) -> None: ...
 
@@ -52,6 +68,12 @@ class MemorySink:
     def append(self, records: Sequence[Record]) -> None:
         self.frames.append(encode_batch(records))
         self.count += len(records)
+
+    def append_encoded(self, payload: bytes) -> int:
+        n = batch_len(payload)
+        self.frames.append(payload)
+        self.count += n
+        return n
 
     def records(self) -> list[Record]:
         return [r for f in self.frames for r in decode_batch(f)]
@@ -77,6 +99,12 @@ class FileSink:
         payload = encode_batch(records)
         self._f.write(_HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
         self.count += len(records)
+
+    def append_encoded(self, payload: bytes) -> int:
+        n = batch_len(payload)
+        self._f.write(_HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
+        self.count += n
+        return n
 
     def flush(self) -> None:
         self._f.flush()
