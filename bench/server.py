@@ -1,6 +1,7 @@
 """In-process cost of one REST request through the gateway (no sockets): where the time goes.
 
-Drives the ASGI app directly with N concurrent callers on a real node (fsync=always) and reports
+Drives ``RestApp.handle`` (what the native HTTP server calls for each parsed request) with N
+concurrent callers on a real node (fsync=always) and reports
 the CPU time per request for GET /api/v1/time and for POST /api/v1/orders, so the gateway's own
 cost can be told apart from the HTTP server's and the load generator's.
 
@@ -27,32 +28,15 @@ from cambist.gateways.rest.gateway import Gateway, GatewayConfig
 from cambist.gateways.rest.keystore import KeyStore
 from cambist.node import Node
 from cambist.server.config import load_config
-from cambist.server.runner import build_view, seed_new_directory
+from cambist.server.runner import build_view, seed_new_directory, tune_gc
 
 
-async def call(app: Any, method: str, path: str, body: bytes, headers: dict[str, str]) -> int:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    raw = path.split("?", maxsplit=1)[0]
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": raw,
-        "raw_path": raw.encode(),
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-    }
-    await app(scope, receive, send)
-    status = int(sent[0]["status"])
-    if status >= 400:
-        print(sent[1]["body"])
-    return status
+async def call(app: Any, method: str, path: str, body: bytes, headers: dict[bytes, bytes]) -> int:
+    """One request the way the native HTTP server hands it over (``RestApp.handle``)."""
+    resp = await app.handle(method, path, path.encode(), b"", headers, body)
+    if resp.status >= 400:
+        print(resp.body)
+    return int(resp.status)
 
 
 async def main(n: int, concurrency: int, profile: bool) -> None:
@@ -80,10 +64,11 @@ async def main(n: int, concurrency: int, profile: bool) -> None:
             Deposit(account=acct, asset="BTC", amount=10**14, reference=f"b{i}")
         )
         traders.append(store.create_key(acct, "trader"))
+    tune_gc(gw.metrics)  # as `cambist serve` does
     rng = random.Random(1)
     app = gw.app
 
-    def requests(k: Any, count: int) -> list[tuple[bytes, dict[str, str]]]:
+    def requests(k: Any, count: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
         """Signed before the clock starts: the signing is the client's cost, not the server's."""
         out = []
         ts = time.time_ns() // 1_000_000
@@ -100,15 +85,14 @@ async def main(n: int, concurrency: int, profile: bool) -> None:
                 f'{{"market":"BTC-USD","side":"{side}","quantity":"0.001",'
                 f'"price":"{price // 100}.{price % 100:02d}"}}'
             ).encode()
-            out.append(
-                (body, signed_headers(k.api_key, k.secret, ts, "POST", "/api/v1/orders", body))
-            )
+            signed = signed_headers(k.api_key, k.secret, ts, "POST", "/api/v1/orders", body)
+            out.append((body, {name.lower().encode(): v.encode() for name, v in signed.items()}))
         return out
 
-    async def worker(reqs: list[tuple[bytes, dict[str, str]]] | None, count: int) -> None:
+    async def worker(reqs: list[tuple[bytes, dict[bytes, bytes]]] | None, count: int) -> None:
         if reqs is None:
             for _j in range(count):
-                await call(app, "GET", "/api/v1/time", b"", {})
+                await call(app, "GET", "/api/v1/time", b"", {b"host": b"x"})
             return
         for body, h in reqs:
             status = await call(app, "POST", "/api/v1/orders", body, h)
@@ -118,6 +102,7 @@ async def main(n: int, concurrency: int, profile: bool) -> None:
         per = n // concurrency
         prof = cProfile.Profile() if profile and orders else None
         signed = [requests(k, per) if orders else None for k in traders]
+        batches_before = sum(gw.metrics.batch_size.series.get((), [0.0])[:-1])
         t0, wall0 = os.times(), time.perf_counter()
         if prof:
             prof.enable()
@@ -133,6 +118,10 @@ async def main(n: int, concurrency: int, profile: bool) -> None:
             f" ({user / done * 1e6:.1f} user + {system / done * 1e6:.1f} system)"
             f" (load average {os.getloadavg()[0]:.2f})"
         )
+        if orders:
+            sizes = gw.metrics.batch_size.series.get((), [])
+            batches = sum(sizes[:-1]) - batches_before
+            print(f"  {batches:.0f} group commits, {done / max(batches, 1):.1f} orders each")
         if prof:
             pstats.Stats(prof).sort_stats("tottime").print_stats(20)
     await gw.stop()

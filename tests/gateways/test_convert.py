@@ -1,14 +1,18 @@
-"""The gateway's fast decimal paths agree with the domain's reference parser and formatter."""
+"""The gateway's fast paths (decimals, HMAC, timestamps) agree with the reference ones."""
 
 from __future__ import annotations
+
+import hmac
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cambist.domain.money import DecimalFormatError, format_units, parse_units
+from cambist.gateways.rest.auth import Mac
 from cambist.gateways.rest.convert import MAX_UNITS, fmt, units
 from cambist.gateways.rest.errors import ApiError
+from cambist.gateways.rest.view import iso
 
 decimal_text = st.from_regex(r"[0-9]{1,22}(\.[0-9]{1,12})?", fullmatch=True)
 
@@ -16,6 +20,19 @@ decimal_text = st.from_regex(r"[0-9]{1,22}(\.[0-9]{1,12})?", fullmatch=True)
 @given(st.integers(min_value=0, max_value=10**25), st.integers(min_value=0, max_value=18))
 def test_fmt_any_value_equals_format_units(value: int, scale: int) -> None:
     assert fmt(value, scale) == format_units(value, scale)
+    assert fmt(value, scale) == format_units(value, scale)  # again: from the cache
+
+
+@given(st.binary(max_size=200), st.binary(max_size=300))
+def test_mac_with_cached_pads_equals_hmac(secret: bytes, message: bytes) -> None:
+    expected = hmac.digest(secret, message, "sha256").hex().encode()
+    assert Mac(secret).hexdigest(message) == expected
+
+
+def test_iso_of_the_same_and_other_times() -> None:
+    ts = 1_700_000_000_123_456_789
+    assert iso(ts) == iso(ts) == "2023-11-14T22:13:20.123456Z"
+    assert iso(ts + 1_000) == "2023-11-14T22:13:20.123457Z"
 
 
 @given(decimal_text, st.integers(min_value=0, max_value=10))

@@ -7,6 +7,7 @@ generations), after which their timestamp alone refuses them.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import time
@@ -20,6 +21,29 @@ def sign(secret: bytes, timestamp: str, method: str, path: str, body: bytes) -> 
     """The lowercase hex HMAC-SHA256 a client sends as ``CAMBIST-SIGNATURE``."""
     message = timestamp.encode() + method.encode() + path.encode() + body
     return hmac.digest(secret, message, "sha256").hex()
+
+
+class Mac:
+    """HMAC-SHA256 under one key with the key's inner and outer pads hashed once (RFC 2104).
+
+    ``hmac.digest`` redoes the key schedule on every call: 5.3 us here against 1.3 us for two
+    copies of the pre-keyed SHA-256 states, per signed request.
+    """
+
+    __slots__ = ("inner", "outer")
+
+    def __init__(self, secret: bytes) -> None:
+        block = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+        block = block.ljust(64, b"\0")
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def hexdigest(self, message: bytes) -> bytes:
+        inner = self.inner.copy()
+        inner.update(message)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest().encode()
 
 
 class ReplayGuard:
@@ -85,6 +109,7 @@ class Authenticator:
         self.clock_ms = clock_ms
         self.replays = ReplayGuard(2 * skew_ms)
         self.limiter = RateLimiter(rate, burst)
+        self._macs: dict[bytes, Mac] = {}
 
     def authenticate(
         self,
@@ -114,8 +139,12 @@ class Authenticator:
             raise ApiError(
                 "stale_timestamp", f"timestamp is more than {self.skew_ms} ms from server time"
             )
-        message = timestamp + method.encode() + path + body
-        expected = hmac.digest(api_key.secret, message, "sha256").hex().encode()
+        mac = self._macs.get(api_key.secret)
+        if mac is None:
+            if len(self._macs) >= 100_000:
+                self._macs.clear()
+            mac = self._macs[api_key.secret] = Mac(api_key.secret)
+        expected = mac.hexdigest(timestamp + method.encode() + path + body)
         if not hmac.compare_digest(expected, signature.lower()):
             raise ApiError("invalid_signature", "signature does not match the request")
         if self.replays.seen(expected, now):

@@ -40,17 +40,27 @@ class AppliedLike(Protocol):
 
 
 _iso_cache: dict[int, str] = {}
+_iso_last: list[tuple[int, str]] = [(-1, "")]
 
 
 def iso(ts_ns: int) -> str:
-    """RFC 3339 UTC with microseconds, from integer nanoseconds (no float on the way)."""
+    """RFC 3339 UTC with microseconds, from integer nanoseconds (no float on the way).
+
+    The last answer is remembered: every command of one group commit has the same ``ts``, so the
+    answers of a batch ask for the same text in a row.
+    """
+    last = _iso_last[0]
+    if ts_ns == last[0]:
+        return last[1]
     sec, frac = divmod(ts_ns, 1_000_000_000)
     head = _iso_cache.get(sec)
     if head is None:
         if len(_iso_cache) > 4096:
             _iso_cache.clear()
         head = _iso_cache[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    return f"{head}.{frac // 1000:06d}Z"
+    text = f"{head}.{frac // 1000:06d}Z"
+    _iso_last[0] = (ts_ns, text)
+    return text
 
 
 class FillRec:
