@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from bisect import bisect_left
 from typing import Any, Protocol
 
 import structlog
@@ -164,15 +165,31 @@ class Sequencer:
                     f.set_exception(_unavailable(exc))
             return
         now = time.perf_counter()
-        m = self.metrics
-        m.batch_size.observe(len(cmds))
-        m.batch_latency.observe(now - t0)
-        for f, a, t in zip(futs, applied, arrived, strict=True):
-            name = type(a.command).__name__
-            m.commands.inc(name)
-            m.command_latency.observe(now - t, name)
+        for f, a in zip(futs, applied, strict=True):
             if not f.done():
                 f.set_result(a)
+        self._observe(cmds, arrived, now, now - t0)
+
+    def _observe(self, cmds: list[Command], arrived: list[float], now: float, took: float) -> None:
+        """Metrics once per group commit: counts per command type added up first, latencies
+        straight into the histogram's buckets (per command, these calls were ~3% of the CPU)."""
+        m = self.metrics
+        m.batch_size.observe(len(cmds))
+        m.batch_latency.observe(took)
+        hist = m.command_latency
+        buckets = hist.buckets
+        counts: dict[str, int] = {}
+        for cmd, t in zip(cmds, arrived, strict=True):
+            name = type(cmd).__name__
+            counts[name] = counts.get(name, 0) + 1
+            series = hist.series.get((name,))
+            if series is None:
+                series = hist.series[(name,)] = [0.0] * (len(buckets) + 2)
+            value = now - t
+            series[bisect_left(buckets, value)] += 1
+            series[-1] += value
+        for name, n in counts.items():
+            m.commands.inc(name, amount=n)
 
     # -- the view's feed ----------------------------------------------------------------------
 
