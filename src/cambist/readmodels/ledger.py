@@ -43,20 +43,14 @@ class LedgerFold:
 
     def entries(self, seq: int, ts: int, events: list[ev.Event]) -> list[Entry]:
         out: list[Entry] = []
+        add = out.append  # rows built inline: a helper call per entry cost a third of the fold
         ending: list[int] = []
-
-        def add(account: int, asset: str, kind: str, avail: int, reserved: int,
-                order_id: int = 0, trade_id: int = 0) -> None:  # fmt: skip
-            out.append(
-                (seq, len(out), account, asset, kind, avail, reserved, order_id, trade_id, ts)
-            )
-
         live = self.live
         for e in events:
             t = type(e)
             if t is ev.Trade:
                 assert isinstance(e, ev.Trade)
-                self._trade(e, add)
+                self._trade(e, seq, ts, out)
                 if e.taker_remaining == 0:
                     ending.append(e.taker_order_id)
                 if e.maker_remaining == 0:
@@ -66,56 +60,57 @@ class LedgerFold:
                 base, quote = self.markets[e.market]
                 asset = quote if e.side is Side.BUY else base
                 live[e.order_id] = self.opened[e.order_id] = (e.account, asset)
-                if e.reserved:
-                    add(e.account, asset, "reserve", -e.reserved, e.reserved, e.order_id)
-            elif t is ev.OrderCancelled or t is ev.OrderExpired:
-                assert isinstance(e, ev.OrderCancelled | ev.OrderExpired)
+                r = e.reserved
+                if r:
+                    add((seq, len(out), e.account, asset, "reserve", -r, r, e.order_id, 0, ts))
+            elif t is ev.OrderCancelled or t is ev.OrderExpired or t is ev.ReservationReleased:
+                assert isinstance(e, ev.OrderCancelled | ev.OrderExpired | ev.ReservationReleased)
                 account, asset = live[e.order_id]
-                if e.released:
-                    add(account, asset, "release", e.released, -e.released, e.order_id)
-                ending.append(e.order_id)
-            elif t is ev.ReservationReleased:
-                assert isinstance(e, ev.ReservationReleased)
-                account, asset = live[e.order_id]
-                if e.released:
-                    add(account, asset, "release", e.released, -e.released, e.order_id)
+                r = e.released
+                if r:
+                    add((seq, len(out), account, asset, "release", r, -r, e.order_id, 0, ts))
                 ending.append(e.order_id)
             elif t is ev.OrderAmended:
                 assert isinstance(e, ev.OrderAmended)
                 account, asset = live[e.order_id]
                 d = e.reserved_delta
                 if d:
-                    add(account, asset, "reserve" if d > 0 else "release", -d, d, e.order_id)
+                    kind = "reserve" if d > 0 else "release"
+                    add((seq, len(out), account, asset, kind, -d, d, e.order_id, 0, ts))
             elif t is ev.Deposited:
                 assert isinstance(e, ev.Deposited)
-                add(e.account, e.asset, "deposit", e.amount, 0)
+                add((seq, len(out), e.account, e.asset, "deposit", e.amount, 0, 0, 0, ts))
             elif t is ev.Withdrawn:
                 assert isinstance(e, ev.Withdrawn)
-                add(e.account, e.asset, "withdrawal", -e.amount, 0)
+                add((seq, len(out), e.account, e.asset, "withdrawal", -e.amount, 0, 0, 0, ts))
         for order_id in ending:
             if live.pop(order_id, None) is not None and self.opened.pop(order_id, None) is None:
                 self.closed.add(order_id)
         return out
 
-    def _trade(self, e: ev.Trade, add: Any) -> None:
+    def _trade(self, e: ev.Trade, seq: int, ts: int, out: list[Entry]) -> None:
         base, quote = self.markets[e.market]
         qty, cost, tid = e.quantity, e.quote_amount, e.trade_id
         if e.taker_side is Side.BUY:
-            buyer, seller = (e.taker_account, e.taker_order_id), (e.maker_account, e.maker_order_id)
+            ba, bo, sa, so = e.taker_account, e.taker_order_id, e.maker_account, e.maker_order_id
             used, buyer_fee, seller_fee = e.taker_reserve_used, e.taker_fee, e.maker_fee
         else:
-            buyer, seller = (e.maker_account, e.maker_order_id), (e.taker_account, e.taker_order_id)
+            ba, bo, sa, so = e.maker_account, e.maker_order_id, e.taker_account, e.taker_order_id
             used, buyer_fee, seller_fee = cost, e.maker_fee, e.taker_fee
-        (ba, bo), (sa, so) = buyer, seller
-        add(ba, quote, "fill", 0, -cost, bo, tid)
+        rows: list[tuple[int, str, str, int, int, int]] = [(ba, quote, "fill", 0, -cost, bo)]
         if used != cost:
-            add(ba, quote, "release", used - cost, cost - used, bo, tid)
-        add(ba, base, "fill", qty, 0, bo, tid)
+            rows.append((ba, quote, "release", used - cost, cost - used, bo))
+        rows.append((ba, base, "fill", qty, 0, bo))
         if buyer_fee:
-            add(ba, base, "fee", -buyer_fee, 0, bo, tid)
-            add(FEE_ACCOUNT, base, "fee", buyer_fee, 0, bo, tid)
-        add(sa, base, "fill", 0, -qty, so, tid)
-        add(sa, quote, "fill", cost, 0, so, tid)
+            rows.append((ba, base, "fee", -buyer_fee, 0, bo))
+            rows.append((FEE_ACCOUNT, base, "fee", buyer_fee, 0, bo))
+        rows.append((sa, base, "fill", 0, -qty, so))
+        rows.append((sa, quote, "fill", cost, 0, so))
         if seller_fee:
-            add(sa, quote, "fee", -seller_fee, 0, so, tid)
-            add(FEE_ACCOUNT, quote, "fee", seller_fee, 0, so, tid)
+            rows.append((sa, quote, "fee", -seller_fee, 0, so))
+            rows.append((FEE_ACCOUNT, quote, "fee", seller_fee, 0, so))
+        n = len(out)
+        out.extend(
+            (seq, n + i, acct, asset, kind, av, rv, oid, tid, ts)
+            for i, (acct, asset, kind, av, rv, oid) in enumerate(rows)
+        )

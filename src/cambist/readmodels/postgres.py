@@ -1,7 +1,7 @@
 """PostgreSQL behind the read-model :class:`~cambist.readmodels.store.Store` (psycopg 3).
 
 Batched writes without per-row statements: append-only tables (fills, trades, ledger, new
-orders) are loaded with ``COPY``; upserts, updates and deletes ``COPY`` their rows into a
+orders) are loaded with binary ``COPY``; upserts, updates and deletes ``COPY`` their rows into a
 temporary staging table and apply them with one set-based statement (``INSERT ... SELECT ... ON
 CONFLICT``, ``UPDATE ... FROM``, ``DELETE ... = ANY``). Per-row ``executemany``, even pipelined,
 cost about 20 us of client and as much of server CPU per row; this is several times cheaper.
@@ -33,6 +33,7 @@ class PostgresStore(Store):
     pk_int = "BIGINT PRIMARY KEY"
     greatest = "GREATEST"
     least = "LEAST"
+    clustered = ""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -43,6 +44,7 @@ class PostgresStore(Store):
         which also undoes their creation)."""
         self._filled: set[str] = set()
         """Staging tables holding rows in the current transaction."""
+        self._column_types: dict[str, dict[str, str]] = {}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(_pg(sql), params).rowcount
@@ -57,12 +59,28 @@ class PostgresStore(Store):
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
             return
+        types = self._types(table, columns)
         with (
             self.conn.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
         ):
+            copy.set_types(types)
+            write = copy.write_row
             for row in rows:
-                copy.write_row(row)
+                write(row)
+
+    def _types(self, table: str, columns: Sequence[str]) -> list[str]:
+        """The columns' types, for binary COPY (a third of the client CPU of text COPY: no
+        formatting or escaping of numbers)."""
+        known = self._column_types.get(table)
+        if known is None:
+            rows = self.conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            ).fetchall()
+            known = self._column_types[table] = {str(n): str(t) for n, t in rows}
+        return [known[c] for c in columns]
 
     def _stage(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> str:
         """COPY ``rows`` into a temporary table shaped like ``columns`` of ``table``; emptied at
@@ -113,8 +131,8 @@ class PostgresStore(Store):
     def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         return [str(r[0]) for r in self.query("EXPLAIN " + sql, params)]
 
-    def analyze(self) -> None:
-        self.conn.execute("ANALYZE")
+    def analyze(self, tables: Sequence[str] = ()) -> None:
+        self.conn.execute(f"ANALYZE {', '.join(tables)}")
 
     def reopen(self) -> PostgresStore:
         return PostgresStore(self.url)

@@ -20,8 +20,9 @@ from operator import attrgetter
 from typing import Any
 
 from cambist.domain import events as ev
-from cambist.domain.commands import Command, PlaceOrder
-from cambist.domain.types import OrderStatus, OrderType, Side
+from cambist.domain.commands import Command, CreateAsset, CreateMarket, PlaceOrder
+from cambist.domain.reasons import Reject
+from cambist.domain.types import CancelReason, OrderStatus, OrderType, Side, TimeInForce
 from cambist.readmodels import schema
 from cambist.readmodels.ledger import LedgerFold
 from cambist.readmodels.store import Store, upsert_sql
@@ -30,6 +31,13 @@ LIVE_STATUSES = ("pending_trigger", "open", "partially_filled")
 CANDLE_INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14_400, "1d": 86_400}
 _NS = 1_000_000_000
 _MARKET_TYPES = (OrderType.MARKET, OrderType.STOP_MARKET)
+_VALUE: dict[Any, str] = {
+    m: m.value for kind in (Side, OrderType, TimeInForce, OrderStatus, CancelReason, Reject)
+    for m in kind
+}  # fmt: skip
+"""Enum member -> its text: a dict lookup is several times cheaper than ``.value`` on 3.11."""
+_REFERENCE_COMMANDS = (CreateAsset, CreateMarket)
+"""The only commands whose events carry reference data (checked per command, not per event)."""
 
 
 class ProjectorConflict(RuntimeError):
@@ -93,15 +101,15 @@ class Projector(ABC):
         """Fold one applied command (ignored at or below the mark: already projected)."""
         if seq <= self.mark:
             return
-        for e in events:
-            t = type(e)
-            if t is ev.MarketCreated:
-                assert isinstance(e, ev.MarketCreated)
-                self.markets[e.market] = (e.base, e.quote)
-                self._new_markets.append((e.market, e.base, e.quote))
-            elif t is ev.AssetCreated:
-                assert isinstance(e, ev.AssetCreated)
-                self._new_assets.append((e.asset, e.scale))
+        if type(command) in _REFERENCE_COMMANDS:
+            for e in events:
+                if type(e) is ev.MarketCreated:
+                    assert isinstance(e, ev.MarketCreated)
+                    self.markets[e.market] = (e.base, e.quote)
+                    self._new_markets.append((e.market, e.base, e.quote))
+                elif type(e) is ev.AssetCreated:
+                    assert isinstance(e, ev.AssetCreated)
+                    self._new_assets.append((e.asset, e.scale))
         self.on_events(seq, ts, command, events)
         self.mark, self.mark_ts = seq, ts
 
@@ -189,8 +197,8 @@ class OrderRow:
     @classmethod
     def placed(cls, cmd: PlaceOrder, seq: int, ts: int, status: str) -> OrderRow:
         return cls(
-            seq, cmd.account, cmd.market, cmd.side.value, cmd.order_type.value,
-            cmd.time_in_force.value, cmd.price, cmd.stop_price, cmd.quantity, cmd.quote_quantity,
+            seq, cmd.account, cmd.market, _VALUE[cmd.side], _VALUE[cmd.order_type],
+            _VALUE[cmd.time_in_force], cmd.price, cmd.stop_price, cmd.quantity, cmd.quote_quantity,
             0, 0, cmd.quantity, status, "", cmd.client_order_id, ts, ts, seq, cmd.expire_ts,
             int(cmd.post_only),
         )  # fmt: skip
@@ -248,7 +256,7 @@ class OrdersProjector(Projector):
                 self._trade(e, seq, ts)
             elif t is ev.OrderAccepted:
                 assert isinstance(e, ev.OrderAccepted) and isinstance(command, PlaceOrder)
-                o = OrderRow.placed(command, seq, ts, e.status.value)
+                o = OrderRow.placed(command, seq, ts, _VALUE[e.status])
                 self.live[seq] = dirty[seq] = o
                 self.new.add(seq)
                 if (
@@ -260,7 +268,7 @@ class OrdersProjector(Projector):
                 assert isinstance(e, ev.OrderCancelled | ev.OrderExpired)
                 o = self._order(e.order_id)
                 if isinstance(e, ev.OrderCancelled):
-                    o.status, o.reason = "cancelled", e.reason.value
+                    o.status, o.reason = "cancelled", _VALUE[e.reason]
                 else:
                     o.status, o.reason = "expired", "expired"
                 o.remaining, o.seq, o.updated_ts = e.remaining, seq, ts
@@ -287,7 +295,7 @@ class OrdersProjector(Projector):
                 assert isinstance(e, ev.CommandRejected)
                 if e.command == "place" and isinstance(command, PlaceOrder):
                     o = OrderRow.placed(command, seq, ts, "rejected")
-                    o.reason, o.remaining = e.reason.value, 0
+                    o.reason, o.remaining = _VALUE[e.reason], 0
                     dirty[seq] = o
                     self.new.add(seq)
         if self._takers:
@@ -299,23 +307,27 @@ class OrdersProjector(Projector):
 
     def _trade(self, e: ev.Trade, seq: int, ts: int) -> None:
         base, quote = self.markets[e.market]
-        taker_side = e.taker_side
-        maker_side = Side.SELL if taker_side is Side.BUY else Side.BUY
-        for order_id, side, remaining, fee, liquidity in (
-            (e.taker_order_id, taker_side, e.taker_remaining, e.taker_fee, "taker"),
-            (e.maker_order_id, maker_side, e.maker_remaining, e.maker_fee, "maker"),
-        ):
+        qty, cost, tid, market, price = e.quantity, e.quote_amount, e.trade_id, e.market, e.price
+        if e.taker_side is Side.BUY:
+            taker_side, maker_side, taker_fee_asset, maker_fee_asset = "buy", "sell", base, quote
+        else:
+            taker_side, maker_side, taker_fee_asset, maker_fee_asset = "sell", "buy", quote, base
+        dirty, fills = self.dirty, self.fills
+        for order_id, side, remaining, fee, fee_asset, liquidity in (
+            (e.taker_order_id, taker_side, e.taker_remaining, e.taker_fee, taker_fee_asset,
+             "taker"),
+            (e.maker_order_id, maker_side, e.maker_remaining, e.maker_fee, maker_fee_asset,
+             "maker"),
+        ):  # fmt: skip
             o = self._order(order_id)
-            o.filled += e.quantity
-            o.filled_quote += e.quote_amount
+            o.filled += qty
+            o.filled_quote += cost
             o.remaining = remaining
             o.status = "filled" if remaining == 0 else "partially_filled"
             o.seq, o.updated_ts = seq, ts
-            self.dirty[order_id] = o
-            self.fills.append((
-                e.trade_id, order_id, o.account, e.market, side.value, e.price, e.quantity,
-                e.quote_amount, fee, base if side is Side.BUY else quote, liquidity, ts, seq,
-            ))  # fmt: skip
+            dirty[order_id] = o
+            fills.append((tid, order_id, o.account, market, side, price, qty, cost, fee,
+                          fee_asset, liquidity, ts, seq))  # fmt: skip
 
     def write(self) -> None:
         new = self.new

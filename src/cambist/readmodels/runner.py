@@ -76,6 +76,10 @@ class ProjectorGroup:
         for p in self.projectors:
             p.flush()
 
+    def analyze(self) -> None:
+        """Refresh the statistics of the group's own tables."""
+        self.store.analyze([t for p in self.projectors for t in p.tables])
+
     def run(self, stream: Iterable[AppliedLike], batch: int = DEFAULT_BATCH) -> int:
         """Project a finite stream; flush every ``batch`` commands and at the end."""
         n = 0
@@ -85,7 +89,7 @@ class ProjectorGroup:
             if self.pending >= batch:
                 self.flush()
         self.flush()
-        self.store.analyze()
+        self.analyze()
         return n
 
 

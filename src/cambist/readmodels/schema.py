@@ -4,6 +4,12 @@ Every amount is an integer in minor units (BIGINT), every time integer nanosecon
 epoch, exactly as the events carry them: formatting belongs to the gateway. The indexes are the
 ones the read endpoints need, each led by the column every query pins (account or market) and
 followed by the sort key, so a page is one index range scan (docs/readmodels.md shows plans).
+
+The two big append-only tables, ``fills`` and ``ledger``, are keyed by their main search order,
+``(account, trade_id, order_id)`` and ``(account, seq, n)``: still unique (``(trade_id, order_id)``
+and ``(seq, n)`` are), and the key doubles as the account index. On SQLite they are ``WITHOUT
+ROWID`` tables clustered on that key, so each row is written into two or three B-trees instead of
+four or five; every index costs about as much per inserted row as the row itself.
 """
 
 from __future__ import annotations
@@ -64,13 +70,12 @@ def orders_ddl(store: Store) -> list[str]:
             seq BIGINT NOT NULL, expire_ts BIGINT NOT NULL, post_only BIGINT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS orders_account ON orders (account, order_id)",
         "CREATE INDEX IF NOT EXISTS orders_account_market ON orders (account, market, order_id)",
-        """CREATE TABLE IF NOT EXISTS fills (
+        f"""CREATE TABLE IF NOT EXISTS fills (
             trade_id BIGINT NOT NULL, order_id BIGINT NOT NULL, account BIGINT NOT NULL,
             market TEXT NOT NULL, side TEXT NOT NULL, price BIGINT NOT NULL,
             quantity BIGINT NOT NULL, quote_amount BIGINT NOT NULL, fee BIGINT NOT NULL,
             fee_asset TEXT NOT NULL, liquidity TEXT NOT NULL, ts BIGINT NOT NULL,
-            seq BIGINT NOT NULL, PRIMARY KEY (trade_id, order_id))""",
-        "CREATE INDEX IF NOT EXISTS fills_account ON fills (account, trade_id, order_id)",
+            seq BIGINT NOT NULL, PRIMARY KEY (account, trade_id, order_id)){store.clustered}""",
         "CREATE INDEX IF NOT EXISTS fills_account_market ON fills"
         " (account, market, trade_id, order_id)",
         "CREATE INDEX IF NOT EXISTS fills_account_ts ON fills (account, ts)",
@@ -100,12 +105,11 @@ def market_ddl(store: Store) -> list[str]:
 
 def ledger_ddl(store: Store) -> list[str]:
     return [
-        """CREATE TABLE IF NOT EXISTS ledger (
+        f"""CREATE TABLE IF NOT EXISTS ledger (
             seq BIGINT NOT NULL, n BIGINT NOT NULL, account BIGINT NOT NULL,
             asset TEXT NOT NULL, kind TEXT NOT NULL, available_delta BIGINT NOT NULL,
             reserved_delta BIGINT NOT NULL, order_id BIGINT NOT NULL, trade_id BIGINT NOT NULL,
-            ts BIGINT NOT NULL, PRIMARY KEY (seq, n))""",
-        "CREATE INDEX IF NOT EXISTS ledger_account ON ledger (account, seq, n)",
+            ts BIGINT NOT NULL, PRIMARY KEY (account, seq, n)){store.clustered}""",
         "CREATE INDEX IF NOT EXISTS ledger_account_asset ON ledger (account, asset, seq, n)",
         f"""CREATE TABLE IF NOT EXISTS ledger_live (
             order_id {store.pk_int}, account BIGINT NOT NULL, asset TEXT NOT NULL)""",

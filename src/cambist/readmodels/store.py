@@ -28,6 +28,8 @@ class Store(ABC):
     """The column type of a single-column 64-bit integer primary key."""
     greatest: str
     least: str
+    clustered: str
+    """Appended to ``CREATE TABLE``: SQLite stores the table in its primary key's B-tree."""
     url: str
 
     @abstractmethod
@@ -76,8 +78,10 @@ class Store(ABC):
         """The query plan, one line per step (for the docs and the index tests)."""
 
     @abstractmethod
-    def analyze(self) -> None:
-        """Refresh the planner's statistics (so it picks the indexes the docs show)."""
+    def analyze(self, tables: Sequence[str] = ()) -> None:
+        """Refresh the planner's statistics (so it picks the indexes the docs show) of
+        ``tables``, or of every table. A projector names its own: on PostgreSQL a bare
+        ``ANALYZE`` reads every table of every schema in the database."""
 
     @abstractmethod
     def reopen(self) -> Store:
@@ -108,6 +112,7 @@ class SqliteStore(Store):
     pk_int = "INTEGER PRIMARY KEY"
     greatest = "max"
     least = "min"
+    clustered = " WITHOUT ROWID"
 
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -163,9 +168,10 @@ class SqliteStore(Store):
     def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         return [str(r[-1]) for r in self.query("EXPLAIN QUERY PLAN " + sql, params)]
 
-    def analyze(self) -> None:
+    def analyze(self, tables: Sequence[str] = ()) -> None:
         self.conn.execute("PRAGMA analysis_limit=2000")  # sampled: milliseconds, not a scan
-        self.conn.execute("ANALYZE")
+        for table in tables or ("",):
+            self.conn.execute(f"ANALYZE {table}")
 
     def reopen(self) -> SqliteStore:
         return SqliteStore(self.path)

@@ -75,16 +75,18 @@ def catch_up(
 ) -> int:
     """Project the journal from the group's lowest mark to ``to_seq``; return commands read."""
     n = 0
+    due = batch - group.pending
     with gc_paused():
         for a in journal_stream(data_dir, group.low_mark, to_seq):
             group.apply(a)
             n += 1
-            if group.pending >= batch:
+            if n >= due:  # counted here: asking every projector per command cost 4 us
                 group.flush()
+                due = n + batch
                 if progress is not None:
                     progress(a.seq)
     group.flush()
-    group.store.analyze()
+    group.analyze()
     if progress is not None:
         progress(group.low_mark)
     return n
@@ -113,7 +115,7 @@ def follow(
             if rec is None:
                 group.flush()
                 if time.monotonic() - last_analyze > 600:
-                    group.store.analyze()
+                    group.analyze()
                     last_analyze = time.monotonic()
                 stop.wait(poll_s)
                 continue
