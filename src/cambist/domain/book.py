@@ -35,21 +35,28 @@ class PriceLevel:
 class BookSide:
     """One side of the book. ``sign`` is +1 for bids, -1 for asks (key = sign * price)."""
 
-    __slots__ = ("keys", "levels", "sign")
+    __slots__ = ("is_bids", "keys", "levels", "sign")
 
     def __init__(self, sign: int) -> None:
         self.sign = sign
+        self.is_bids = sign > 0
+        """Hot paths negate by test, not ``sign * key``: mypyc multiplies natively only below
+        2**30, and prices in minor units are larger (see ``money.mul_div``)."""
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
 
     def best(self) -> PriceLevel | None:
         keys = self.keys
-        return self.levels[self.sign * keys[-1]] if keys else None
+        if not keys:
+            return None
+        return self.levels[keys[-1] if self.is_bids else -keys[-1]]
 
     def best_price(self) -> int:
         """The best price, or 0 when the side is empty."""
         keys = self.keys
-        return self.sign * keys[-1] if keys else 0
+        if not keys:
+            return 0
+        return keys[-1] if self.is_bids else -keys[-1]
 
     def append(self, order: Order) -> None:
         """Rest ``order`` at the back of its price level."""
@@ -58,7 +65,7 @@ class BookSide:
         if level is None:
             level = PriceLevel(price)
             self.levels[price] = level
-            key = self.sign * price
+            key = price if self.is_bids else -price
             keys = self.keys
             if not keys or key > keys[-1]:
                 keys.append(key)
@@ -98,7 +105,7 @@ class BookSide:
 
     def _drop_level(self, price: int) -> None:
         del self.levels[price]
-        key = self.sign * price
+        key = price if self.is_bids else -price
         keys = self.keys
         if keys[-1] == key:
             keys.pop()

@@ -40,7 +40,7 @@ from cambist.domain.events import (
 )
 from cambist.domain.markets import MAX_SCALE, Asset, Market, market_spec_problem
 from cambist.domain.matching import NO_LIMIT, MarketState, MatchingStage
-from cambist.domain.money import MAX_UNITS, ceil_div
+from cambist.domain.money import MAX_UNITS, SHORT_UNITS, ceil_div, mul_div, mul_div_up
 from cambist.domain.orders import Order
 from cambist.domain.reasons import Reject
 from cambist.domain.status import check_transition
@@ -415,15 +415,15 @@ class Engine:
         spec = ms.spec
         taker_bps, maker_bps = spec.taker_fee_bps, spec.maker_fee_bps
         if taker.is_buy:
-            taker_fee = -(-quantity * taker_bps // 10_000) if taker_bps else 0
-            maker_fee = -(-cost * maker_bps // 10_000) if maker_bps else 0
+            taker_fee = mul_div_up(quantity, taker_bps, 10_000) if taker_bps else 0
+            maker_fee = mul_div_up(cost, maker_bps, 10_000) if maker_bps else 0
             Wallets.settle(
                 taker, maker, quantity, cost, used, taker_fee, maker_fee,
                 self.fee_balances[spec.base], self.fee_balances[spec.quote],
             )  # fmt: skip
         else:
-            taker_fee = -(-cost * taker_bps // 10_000) if taker_bps else 0
-            maker_fee = -(-quantity * maker_bps // 10_000) if maker_bps else 0
+            taker_fee = mul_div_up(cost, taker_bps, 10_000) if taker_bps else 0
+            maker_fee = mul_div_up(quantity, maker_bps, 10_000) if maker_bps else 0
             Wallets.settle(
                 maker, taker, quantity, cost, cost, maker_fee, taker_fee,
                 self.fee_balances[spec.base], self.fee_balances[spec.quote],
@@ -589,9 +589,9 @@ class Engine:
         ms = self.markets[order.market]
         if ms.spec.status is _MS_HALTED:
             return Reject.MARKET_HALTED
-        if not 0 <= cmd.price <= MAX_UNITS:
+        if not (0 <= cmd.price <= SHORT_UNITS or 0 <= cmd.price <= MAX_UNITS):
             return Reject.INVALID_PRICE
-        if not 0 <= cmd.quantity <= MAX_UNITS:
+        if not (0 <= cmd.quantity <= SHORT_UNITS or 0 <= cmd.quantity <= MAX_UNITS):
             return Reject.INVALID_QUANTITY
         price = cmd.price or order.price
         quantity = cmd.quantity or order.quantity
@@ -611,7 +611,7 @@ class Engine:
                 return problem
         if quantity <= order.filled:
             return Reject.INVALID_QUANTITY
-        if price * quantity // spec.base_unit < spec.min_notional:
+        if mul_div(price, quantity, spec.base_unit) < spec.min_notional:
             return Reject.NOTIONAL_BELOW_MINIMUM
         if order.post_only and price != order.price and self._crosses(ms, order.side, price):
             return Reject.POST_ONLY_WOULD_TAKE

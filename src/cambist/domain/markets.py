@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cambist.domain.money import mul_div
 from cambist.domain.types import MarketStatus
 
 MAX_SCALE = 18
@@ -39,7 +40,7 @@ class Market:
     status: MarketStatus = MarketStatus.OPEN
 
     def notional(self, price: int, quantity: int) -> int:
-        return price * quantity // self.base_unit
+        return mul_div(price, quantity, self.base_unit)
 
 
 def market_spec_problem(

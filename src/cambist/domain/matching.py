@@ -14,6 +14,7 @@ from typing import Final
 from cambist.domain.book import OrderBook
 from cambist.domain.events import Event, OrderAmended, OrderCancelled, Trade
 from cambist.domain.markets import Market
+from cambist.domain.money import mul_div
 from cambist.domain.orders import Order
 from cambist.domain.status import check_transition
 from cambist.domain.types import CancelReason, OrderStatus, SelfTradePrevention
@@ -70,7 +71,7 @@ class MarketState:
         last, bps = self.last_price, self.spec.band_bps
         if not bps or not last:
             return 0, NO_LIMIT
-        width = last * bps // 10_000
+        width = mul_div(last, bps, 10_000)
         return last - width, last + width
 
     def take_triggered_stops(self) -> list[int]:
@@ -130,14 +131,14 @@ class MatchingStage:
         A market buy with a ``budget`` is also capped by what its budget can still pay.
         """
         opp = ms.book.opposite_of(taker)
-        levels, keys, sign = opp.levels, opp.keys, opp.sign
+        levels, keys, bids = opp.levels, opp.keys, opp.is_bids
         is_buy = taker.is_buy
         spec = ms.spec
         base_unit, lot = spec.base_unit, spec.lot
         settle = self.settle
         budgeted = taker.budgeted
         while taker.remaining > 0 and keys:
-            price = sign * keys[-1]
+            price = keys[-1] if bids else -keys[-1]
             if (price > limit) if is_buy else (price < limit):
                 break
             level = levels[price]
@@ -154,14 +155,14 @@ class MatchingStage:
                     break
                 if affordable < quantity:
                     quantity = affordable
-            cost = price * quantity // base_unit
+            cost = mul_div(price, quantity, base_unit)
             if not is_buy:
                 used = quantity
             elif budgeted:
                 used = cost
                 taker.budget -= cost
             else:
-                used = taker.price * quantity // base_unit
+                used = mul_div(taker.price, quantity, base_unit)
             taker.remaining -= quantity
             taker.filled += quantity
             taker.filled_quote += cost

@@ -10,7 +10,7 @@ from typing import Final
 
 from cambist.domain.commands import PlaceOrder
 from cambist.domain.matching import MarketState
-from cambist.domain.money import MAX_UNITS
+from cambist.domain.money import MAX_UNITS, SHORT_UNITS, mul_div
 from cambist.domain.reasons import Reject
 from cambist.domain.types import OrderType, Side, TimeInForce
 
@@ -69,16 +69,16 @@ def _plain_limit_ok(cmd: PlaceOrder, ms: MarketState) -> bool:
         cmd.order_type is _OT_LIMIT
         and cmd.time_in_force is not _TIF_GTD
         and not (cmd.stop_price or cmd.quote_quantity or cmd.expire_ts or cmd.post_only)
-        and 0 < price <= MAX_UNITS
+        and 0 < price <= SHORT_UNITS
         and price % spec.tick == 0
         and spec.min_quantity <= quantity <= spec.max_quantity
         and quantity % spec.lot == 0
-        and price * quantity // spec.base_unit >= spec.min_notional
+        and mul_div(price, quantity, spec.base_unit) >= spec.min_notional
     ):
         return False
     last, bps = ms.last_price, spec.band_bps
     if bps and last:
-        width = last * bps // 10_000
+        width = mul_div(last, bps, 10_000)
         return last - width <= price <= last + width
     return True
 
