@@ -5,7 +5,9 @@ liquibook (C++ book, Python fill listener) on workload B in the same run for a r
 
 Workloads are generated before timing with a fixed seed; a pre-pass through a scratch engine
 picks cancels and amends that name live orders, then a fresh engine runs the identical list under
-the clock. Wallets, risk checks and events are all on. ``--mypyc`` compiles ``cambist.domain``
+the clock. Wallets, risk checks and events are all on. Throughput is the best of three tight-loop
+passes (on B alternating with liquibook's, so both see the same load); latency percentiles come
+from a separate pass that reads the clock around every command. ``--mypyc`` compiles ``cambist.domain``
 with mypyc into a temporary directory and runs the same measurement against that build too.
 """
 
@@ -207,41 +209,71 @@ def workload_b(orders: int, cancels: int, seed: int = 2) -> tuple[list[c.Command
     return cmds, 0
 
 
-def run_engine(cmds: list[c.Command], warmup: int, label: str) -> dict[str, object]:
+def _engine_ready(cmds: list[c.Command], warmup: int) -> tuple[Engine, list[c.Command]]:
     engine, _ = fresh_engine(2_000)
     for cmd in cmds[:warmup]:
         engine.apply(cmd)
-    timed = cmds[warmup:]
+    return engine, cmds[warmup:]
+
+
+def engine_throughput(cmds: list[c.Command], warmup: int) -> float:
+    """Commands per second through a fresh engine in a tight loop (no per-command clock).
+
+    Throughput and latency are separate passes, as exchange-core's own tests are: reading the
+    clock twice per command (and looking at every command's events) costs more than a
+    command itself once the engine is compiled, so timing each one would measure the harness.
+    """
+    engine, timed = _engine_ready(cmds, warmup)
+    apply = engine.apply
+    gc.collect()
+    gc.disable()
+    start = time.perf_counter_ns()
+    for cmd in timed:
+        apply(cmd)
+    elapsed = (time.perf_counter_ns() - start) / 1e9
+    gc.enable()
+    engine.validate_invariants()
+    return len(timed) / elapsed
+
+
+def engine_latency(cmds: list[c.Command], warmup: int) -> dict[str, object]:
+    """Per-command latency (one ``Engine.apply`` call each) and the mix, in a separate pass."""
+    engine, timed = _engine_ready(cmds, warmup)
     samples = [0] * len(timed)
     apply = engine.apply
     clock = time.perf_counter_ns
     traded = 0
     gc.collect()
     gc.disable()
-    start = clock()
     for i, cmd in enumerate(timed):
         t0 = clock()
         events = apply(cmd)
         samples[i] = clock() - t0
         traded += any(type(e) is Trade for e in events)
-    elapsed = (clock() - start) / 1e9
     gc.enable()
-    engine.validate_invariants()
     mix = Counter(type(cmd).__name__ for cmd in timed)
     out: dict[str, object] = {
-        "ops_per_s": round(len(timed) / elapsed),
         "commands": len(timed),
-        "seconds": round(elapsed, 3),
         "trading_fraction": round(traded / len(timed), 4),
         "mix": {k: round(v / len(timed), 3) for k, v in sorted(mix.items())},
     }
     out.update(percentiles(samples))
+    return out
+
+
+def run_engine(cmds: list[c.Command], warmup: int, label: str, passes: int) -> dict[str, object]:
+    """Best of ``passes`` throughput passes, then one latency pass."""
+    rates = [engine_throughput(cmds, warmup) for _ in range(passes)]
+    out: dict[str, object] = {
+        "ops_per_s": round(max(rates)),
+        "passes_ops_per_s": [round(r) for r in rates],
+    }
+    out.update(engine_latency(cmds, warmup))
     console.print(f"[bold]{label}[/]: {out}")
     return out
 
 
-def run_liquibook(cmds: list[c.Command]) -> dict[str, float]:
-    """Workload B on liquibook: C++ book, fills delivered to a Python listener as a user would."""
+def _liquibook_book() -> tuple[object, object]:
     import liquibook
 
     class Listener(liquibook.OrderListener):  # type: ignore[misc]
@@ -267,6 +299,13 @@ def run_liquibook(cmds: list[c.Command]) -> dict[str, float]:
     listener = Listener()
     book.set_order_listener(listener)
     book.set_symbol("BTC-USD")
+    return book, listener
+
+
+def _liquibook_orders(cmds: list[c.Command]) -> list[tuple[bool, object]]:
+    """Fresh liquibook orders for one pass (an order object carries its fill state)."""
+    import liquibook
+
     prepared: list[tuple[bool, object]] = []
     by_id: dict[int, object] = {}
     for cmd in cmds:
@@ -279,12 +318,35 @@ def run_liquibook(cmds: list[c.Command]) -> dict[str, float]:
         else:
             assert isinstance(cmd, c.CancelOrder)
             prepared.append((False, by_id[cmd.order_id]))
-    samples = [0] * len(prepared)
-    clock = time.perf_counter_ns
-    add, cancel = book.add, book.cancel
+    return prepared
+
+
+def liquibook_throughput(cmds: list[c.Command]) -> tuple[float, int]:
+    """Workload B on liquibook in a tight loop: (commands per second, fills)."""
+    book, listener = _liquibook_book()
+    prepared = _liquibook_orders(cmds)
+    add, cancel = book.add, book.cancel  # type: ignore[attr-defined]
     gc.collect()
     gc.disable()
-    start = clock()
+    start = time.perf_counter_ns()
+    for is_add, order in prepared:
+        if is_add:
+            add(order)
+        else:
+            cancel(order)
+    elapsed = (time.perf_counter_ns() - start) / 1e9
+    gc.enable()
+    return len(prepared) / elapsed, listener.fills  # type: ignore[attr-defined]
+
+
+def liquibook_latency(cmds: list[c.Command]) -> dict[str, float]:
+    book, _ = _liquibook_book()
+    prepared = _liquibook_orders(cmds)
+    samples = [0] * len(prepared)
+    clock = time.perf_counter_ns
+    add, cancel = book.add, book.cancel  # type: ignore[attr-defined]
+    gc.collect()
+    gc.disable()
     for i, (is_add, order) in enumerate(prepared):
         t0 = clock()
         if is_add:
@@ -292,32 +354,54 @@ def run_liquibook(cmds: list[c.Command]) -> dict[str, float]:
         else:
             cancel(order)
         samples[i] = clock() - t0
-    elapsed = (clock() - start) / 1e9
     gc.enable()
-    out = {
-        "ops_per_s": round(len(prepared) / elapsed),
-        "commands": len(prepared),
-        "fills": listener.fills,
+    return percentiles(samples)
+
+
+def run_b_against_liquibook(
+    cmds: list[c.Command], passes: int
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Workload B, cambist and liquibook passes alternating so both see the same machine load."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    fills = 0
+    for _ in range(passes):
+        ours.append(engine_throughput(cmds, 0))
+        rate, fills = liquibook_throughput(cmds)
+        theirs.append(rate)
+    result_b: dict[str, object] = {
+        "ops_per_s": round(max(ours)),
+        "passes_ops_per_s": [round(r) for r in ours],
     }
-    out.update(percentiles(samples))
-    console.print(f"[bold]liquibook B[/]: {out}")
-    return out
+    result_b.update(engine_latency(cmds, 0))
+    lb: dict[str, object] = {
+        "ops_per_s": round(max(theirs)),
+        "passes_ops_per_s": [round(r) for r in theirs],
+        "commands": len(cmds),
+        "fills": fills,
+    }
+    lb.update(liquibook_latency(cmds))
+    console.print(f"[bold]cambist B[/]: {result_b}")
+    console.print(f"[bold]liquibook B[/]: {lb}")
+    return result_b, lb
 
 
 def measure(quick: bool) -> dict[str, object]:
     a_total = 300_000 if quick else 3_000_000
     b_orders, b_cancels = (40_000, 10_000) if quick else (200_000, 50_000)
+    passes = 3
     cmds_a, warm_a = workload_a(a_total)
     cmds_b, _ = workload_b(b_orders, b_cancels)
-    result_a = run_engine(cmds_a, warm_a, "cambist A")
+    result_a = run_engine(cmds_a, warm_a, "cambist A", passes)
     del cmds_a
-    result_b = run_engine(cmds_b, 0, "cambist B")
-    lb = run_liquibook(cmds_b)
+    result_b, lb = run_b_against_liquibook(cmds_b, passes)
+    b_rate, lb_rate = result_b["ops_per_s"], lb["ops_per_s"]
+    assert isinstance(b_rate, int) and isinstance(lb_rate, int)
     return {
         "workload_a_ops_per_s": result_a["ops_per_s"],
-        "workload_b_ops_per_s": result_b["ops_per_s"],
-        "liquibook_b_ops_per_s": lb["ops_per_s"],
-        "ratio_vs_liquibook": round(result_b["ops_per_s"] / lb["ops_per_s"], 3),
+        "workload_b_ops_per_s": b_rate,
+        "liquibook_b_ops_per_s": lb_rate,
+        "ratio_vs_liquibook": round(b_rate / lb_rate, 3),
         "workload_a": result_a,
         "workload_b": result_b,
         "liquibook_b": lb,
