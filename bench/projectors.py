@@ -24,6 +24,8 @@ import tempfile
 import threading
 import time
 import warnings
+from collections import deque
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +202,227 @@ def lag_under_load(rate: float, duration: float, db_url: str | None) -> dict[str
             proc.wait(30)
 
 
+class NodeLoad:
+    """Open-loop order entry straight into a :class:`Node` (journal with real fsync, engine), no
+    HTTP: ``cambist loadtest``'s mix (60% resting limits around the mid, 10% crossing IOCs, 30%
+    cancels of the account's own open orders) on BTC-USD, at a fixed rate."""
+
+    def __init__(self, node: Any, accounts: int, seed: int = 1) -> None:
+        self.node = node
+        self.rng = random.Random(seed)
+        self.accounts = accounts
+        self.open: dict[int, deque[int]] = {a: deque() for a in range(1, accounts + 1)}
+        self.mid = 65_000 * 10**8
+        self.tick = 10**6
+
+    def command(self) -> Any:
+        from cambist.domain.commands import CancelOrder, PlaceOrder
+        from cambist.domain.types import Side, TimeInForce
+
+        rng = self.rng
+        account = rng.randint(1, self.accounts)
+        roll = rng.random()
+        held = self.open[account]
+        if roll < 0.3 and held:
+            return CancelOrder(account=account, order_id=held.popleft())
+        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        sign = 1 if side is Side.BUY else -1
+        if roll > 0.9:
+            price, tif = self.mid + sign * rng.randint(0, 2000) * self.tick, TimeInForce.IOC
+        else:
+            price, tif = self.mid - sign * rng.randint(1, 5000) * self.tick, TimeInForce.GTC
+        return PlaceOrder(account=account, market="BTC-USD", side=side, price=price,
+                          quantity=rng.randint(1, 500) * 10**3, time_in_force=tif)  # fmt: skip
+
+    def note(self, applied: list[Any]) -> None:
+        """Remember which orders rest, so later cancels name live orders."""
+        from cambist.domain.events import OrderAccepted
+        from cambist.domain.types import OrderStatus
+
+        for a in applied:
+            for e in a.events:
+                if type(e) is OrderAccepted and e.status is OrderStatus.OPEN:
+                    self.open[e.account].append(e.order_id)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(root_pid: int) -> float:
+    """CPU seconds of a process and its children (the PostgreSQL server's backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == root_pid or stat.parent.name == str(root_pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def _drive(
+    data_dir: Path, db_url: str, args: argparse.Namespace, server_pid: int
+) -> dict[str, Any]:
+    import asyncio
+
+    from cambist.node import Node
+    from cambist.readmodels.runner import marks
+    from cambist.workloads import setup_commands
+
+    rate, duration = args.node_lag, args.duration
+    procs = [["orders"], ["market"], ["ledger"]] if args.split else [["all"]]
+    node = await Node.open(data_dir, fsync="always", snapshot_every=args.snapshot_every)
+    durable: list[tuple[float, int]] = []
+    submit = node.journal.submit
+
+    def timed_submit(chunk: bytes, count: int, done: Any, cmds: Any = None) -> None:
+        def stamped(first: int, ts: int, exc: BaseException | None) -> None:
+            durable.append((time.monotonic(), first + count - 1))  # in the writer thread
+            done(first, ts, exc)
+
+        submit(chunk, count, stamped, cmds)
+
+    node.journal.submit = timed_submit  # type: ignore[method-assign]
+    accounts = 50
+    setup = setup_commands(STANDARD_MARKETS, accounts=accounts, funds=10**7)
+    await node.submit_many(setup)
+    load = NodeLoad(node, accounts)
+    env = {**os.environ, "CAMBIST_LOG_LEVEL": "warning"}
+    runners = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from cambist.cli import main; main()", "projector", "run",
+             *names, "--data-dir", str(data_dir), "--db", db_url],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        for names in procs
+    ]  # fmt: skip
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        store = None
+        while not stop.is_set():
+            try:
+                store = store or open_store(db_url)
+                found = marks(store)
+                if len(found) == 3:
+                    samples.append((time.monotonic(), min(s for s, _ in found.values())))
+            except Exception:  # the tables may not exist yet
+                store = None
+            stop.wait(0.005)
+        if store is not None:
+            store.close()
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        head = node.engine.last_seq
+        while not samples or samples[-1][1] < head:  # projectors up and caught up with setup
+            if any(r.poll() is not None for r in runners):
+                raise RuntimeError("a projector process exited early")
+            await asyncio.sleep(0.05)
+        durable.clear()
+        cpu0 = [_cpu_s(os.getpid()), *(_cpu_s(r.pid) for r in runners)]
+        server0 = _tree_cpu_s(server_pid) if server_pid else 0.0
+        pending: set[asyncio.Task[Any]] = set()
+        sent, t0 = 0, time.monotonic()
+        end = t0 + duration
+        while (now := time.monotonic()) < end:
+            due = int((now - t0) * rate)
+            if due > sent:
+                chunk = [load.command() for _ in range(due - sent)]
+                pending.add(task := asyncio.ensure_future(node.submit_many(chunk)))
+                task.add_done_callback(lambda t: load.note(t.result()))
+                task.add_done_callback(pending.discard)
+                sent = due
+            await asyncio.sleep(0.001)
+        while pending:
+            await asyncio.sleep(0.01)
+        gen_s = time.monotonic() - t0
+        last = node.engine.last_seq
+        deadline = time.monotonic() + 120
+        while samples[-1][1] < last and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        cpu1 = [_cpu_s(os.getpid()), *(_cpu_s(r.pid) for r in runners)]
+        server_cpu = (_tree_cpu_s(server_pid) - server0) if server_pid else 0.0
+    finally:
+        stop.set()
+        poller.join()
+        for r in runners:
+            r.terminate()
+        for r in runners:
+            r.wait(30)
+        await node.close()
+    lags: list[float] = []
+    i = 0
+    for t, seq in durable:  # both in order: advance one pointer over the samples
+        while i < len(samples) and samples[i][1] < seq:
+            i += 1
+        lags.append(max(0.0, samples[i][0] - t) if i < len(samples) else float("inf"))
+    lags.sort()
+
+    if args.timeline:
+        t0d = durable[0][0] if durable else 0.0
+        for sec in range(int(duration * 3)):
+            d = [s for t, s in durable if t <= t0d + sec]
+            m = [s for t, s in samples if t <= t0d + sec]
+            print(f"t={sec}s durable={d[-1] if d else 0} projected={m[-1] if m else 0}")
+
+    def q(p: float) -> float:
+        return round(lags[min(len(lags) - 1, int(len(lags) * p))], 3) if lags else -1.0
+
+    (t_first, s_first), (t_last, s_last) = durable[0], durable[-1]
+    projector_cpu = [b - a for a, b in zip(cpu0[1:], cpu1[1:], strict=True)]
+    return {
+        "target_per_s": rate,
+        "sent_per_s": round(sent / duration),
+        "durable_per_s": round((s_last - s_first) / (t_last - t_first)),
+        "longest_durable_gap_s": round(max(b[0] - a[0] for a, b in pairwise(durable)), 3),
+        "all_durable_after_s": round(gen_s, 1),
+        "commands": sent,
+        "lag_p50_s": q(0.5),
+        "lag_p99_s": q(0.99),
+        "lag_max_s": round(lags[-1], 3) if lags else -1.0,
+        "node_cpu_us_per_cmd": round((cpu1[0] - cpu0[0]) / sent * 1e6, 1),
+        "projector_cpu_us_per_cmd": [round(c / sent * 1e6, 1) for c in projector_cpu],
+        "postgres_cpu_us_per_cmd": round(server_cpu / sent * 1e6, 1),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def node_lag(args: argparse.Namespace, db_url: str | None, server_pid: int = 0) -> dict[str, Any]:
+    """Lag = time from a durable group commit until the slowest projector committed past it."""
+    import asyncio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = db_url or str(Path(tmp) / "readmodels.sqlite")
+        return asyncio.run(_drive(Path(tmp) / "data", url, args, server_pid))
+
+
+def lag_main(args: argparse.Namespace) -> None:
+    out: dict[str, Any] = {"machine": describe(), "split": args.split}
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            out["sqlite"] = node_lag(args, None)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                pg = start_postgres(Path(tmp))
+                try:
+                    url = fresh_pg(str(pg.get_uri()), "nodelag")
+                    pid_file = Path(tmp) / "pgdata" / "postmaster.pid"
+                    out["postgres"] = node_lag(args, url, int(pid_file.read_text().split()[0]))
+                finally:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        pg.cleanup()
+        if not args.json:
+            print(f"{backend}: {out[backend]}", flush=True)
+    print(json.dumps(out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes, under 30 s")
@@ -208,7 +431,31 @@ def main() -> None:
     ap.add_argument("--commands", type=int, default=None, help="workload commands")
     ap.add_argument("--rates", default="10000,20000", help="loadtest rates (full run only)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per loadtest rate")
+    ap.add_argument(
+        "--node-lag",
+        type=float,
+        default=0,
+        metavar="RATE",
+        help="only the lag of projector processes at RATE orders/s into a Node",
+    )
+    ap.add_argument("--queries", type=int, default=None, help="searches per backend")
+    ap.add_argument("--timeline", action="store_true", help="for --node-lag: progress per s")
+    ap.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=100_000,
+        help="for --node-lag: the node's snapshot cadence in commands",
+    )
+    ap.add_argument("--backends", default="sqlite,postgres", help="for --node-lag")
+    ap.add_argument(
+        "--split",
+        action="store_true",
+        help="for --node-lag: one process per projector (default: one for all)",
+    )
     args = ap.parse_args()
+    if args.node_lag:
+        lag_main(args)
+        return
     n_cmds = args.commands or (20_000 if args.quick else 200_000)
     n_fills = args.fills or (200_000 if args.quick else 10_000_000)
     out: dict[str, Any] = {"machine": describe(), "commands": n_cmds, "fills": n_fills}
@@ -231,7 +478,7 @@ def main() -> None:
                 t = time.perf_counter()
                 load_fills(st, n_fills)
                 load_s = time.perf_counter() - t
-                per_backend[name] = {**search_latency(st, n_fills, 300 if args.quick else 3000),
+                per_backend[name] = {**search_latency(st, n_fills, args.queries or (300 if args.quick else 3000)),
                                      "load_s": round(load_s, 1)}  # fmt: skip
                 st.close()
             out["search"] = per_backend

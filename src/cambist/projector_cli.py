@@ -19,7 +19,14 @@ from cambist.domain.engine import Engine
 from cambist.readmodels import queries
 from cambist.readmodels.runner import DEFAULT_BATCH, ProjectorGroup, marks, resolve_names
 from cambist.readmodels.store import Store, open_store
-from cambist.server.projectors import catch_up, default_url, engine_at, follow, status_rows
+from cambist.server.projectors import (
+    DEFAULT_MAX_DELAY_S,
+    catch_up,
+    default_url,
+    engine_at,
+    follow,
+    status_rows,
+)
 
 Opt = typer.Option
 DataDir = Annotated[Path, Opt("--data-dir", "-d", help="The node's data dir (journal)")]
@@ -81,6 +88,9 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDir = Path("data"),
         db: Db = None,
         batch: Annotated[int, Opt(help="Commands per transaction at most")] = DEFAULT_BATCH,
+        max_delay: Annotated[
+            float, Opt(help="Seconds a command may wait for more before its commit")
+        ] = DEFAULT_MAX_DELAY_S,
     ) -> None:
         """Tail the journal and project it until SIGINT/SIGTERM (several may run at once)."""
         group = _group(db or default_url(data_dir), names).open()
@@ -90,7 +100,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"projecting {', '.join(p.name for p in group.projectors)} from"
                    f" {group.low_mark + 1} ({group.store.url})", err=True)  # fmt: skip
         try:
-            follow(group, data_dir, stop, batch=batch)
+            follow(group, data_dir, stop, batch=batch, max_delay_s=max_delay)
         finally:
             group.store.close()
 
