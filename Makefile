@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 DATA_DIR ?= data
+NATIVE_DIR := build/native
+NATIVE_STAMP := $(NATIVE_DIR)/.built
+SOURCES := $(shell find src/cambist -name '*.py')
 
-.PHONY: venv test lint typecheck format run bench clean
+.PHONY: venv test lint typecheck format run run-native native bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Cambist needs Python 3.11+"'
@@ -23,8 +26,8 @@ $(BENCH_STAMP): $(STAMP)
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,11 +36,21 @@ test: lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
 
 run: $(STAMP)
 	$(BIN)/cambist serve --data-dir $(DATA_DIR)
+
+# The same code with the domain core compiled by mypyc (needs a C compiler); rebuilt when any
+# source changes, so a stale binary never runs.
+$(NATIVE_STAMP): $(STAMP) $(SOURCES) tools/build_native.py
+	$(BIN)/python tools/build_native.py $(NATIVE_DIR)
+
+native: $(NATIVE_STAMP)
+
+run-native: $(NATIVE_STAMP)
+	PYTHONPATH=$(NATIVE_DIR) $(BIN)/cambist serve --data-dir $(DATA_DIR)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/engine.py

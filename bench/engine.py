@@ -18,7 +18,6 @@ import gc
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -409,25 +408,13 @@ def measure(quick: bool) -> dict[str, object]:
 
 
 def build_mypyc(into: Path) -> None:
-    """Compile a copy of cambist.domain with mypyc in ``into`` (the Python source stays the only
-    source; nothing is written into the work tree). ``errors.py`` stays interpreted: mypyc cannot
-    subclass builtin exceptions."""
-    src = Path(__file__).resolve().parents[1] / "src"
-    shutil.copytree(src / "cambist", into / "cambist", ignore=shutil.ignore_patterns("__pycache__"))
-    modules = sorted(
-        str(p.relative_to(into))
-        for p in (into / "cambist" / "domain").glob("*.py")
-        if p.name != "errors.py"
-    )
-    console.print(f"compiling {len(modules)} domain modules with mypyc ...")
-    subprocess.run(
-        [sys.executable, "-m", "mypyc", *modules],
-        cwd=into,
-        env=dict(os.environ, MYPYPATH=str(into)),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """Compile a copy of cambist with its domain built by mypyc in ``into`` (``make native``'s
+    builder; nothing is written into the work tree)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from build_native import build_native
+
+    console.print("compiling the domain modules with mypyc ...")
+    build_native(into)
 
 
 def main() -> None:

@@ -64,6 +64,14 @@ DEFAULT_SETUP: list[Command] = [
 ]  # fmt: skip
 
 
+def engine_build() -> str:
+    """ "native" when the domain core was compiled by mypyc (``make run-native``), else
+    "interpreted"; printed at start so an operator knows which engine is running."""
+    from cambist.domain import engine
+
+    return "interpreted" if engine.__file__ and engine.__file__.endswith(".py") else "native"
+
+
 def configure_logging(level: str) -> None:
     """Structured JSON logs on stderr, one object per line."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
@@ -259,9 +267,10 @@ async def run_server(
         if announce:
             key_note = (f"new admin key written to {data_dir / ADMIN_KEY_FILE}" if admin
                         else f"admin key in {data_dir / ADMIN_KEY_FILE}")  # fmt: skip
-            print(f"Cambist serving on {url} (API {url}/api/v1, docs {url}/docs); {key_note}",
-                  flush=True)  # fmt: skip
-        log.info("serve.started", url=url, sequence=view.last_seq, data_dir=str(data_dir))
+            print(f"Cambist serving on {url} (API {url}/api/v1, docs {url}/docs); {key_note}; "
+                  f"engine {engine_build()}", flush=True)  # fmt: skip
+        log.info("serve.started", url=url, sequence=view.last_seq, data_dir=str(data_dir),
+                 engine=engine_build())  # fmt: skip
         if on_started is not None:
             on_started(url, server)
         if isinstance(server, HttpServer):

@@ -1,0 +1,86 @@
+"""The mypyc build of the domain (``make native``, and the benchmark's compiled figures) must be
+the same engine: the same events, state hash and snapshot on a long random workload, and every
+scenario table passing against it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FOLD = """
+import hashlib, sys
+from cambist.domain import engine as engine_module
+from cambist.domain.engine import Engine
+from cambist.workloads import STANDARD_MARKETS, RandomTrader, sequence, setup_commands
+setup = setup_commands(accounts=25)
+trader = RandomTrader(11, STANDARD_MARKETS, 25, first_seq=len(setup) + 1)
+engine = Engine()
+digest = hashlib.sha256()
+for cmd in sequence([*setup, *trader.commands(30_000)], step=10**9):
+    for event in engine.apply(cmd):
+        digest.update(repr(event).encode())
+engine.validate_invariants()
+restored = Engine.restore(engine.snapshot())
+assert restored.state_hash() == engine.state_hash()
+print(engine_module.__file__.rsplit(".", 1)[-1], digest.hexdigest(), engine.state_hash())
+"""
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler")
+
+
+@pytest.fixture(scope="module")
+def native_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from build_native import build_native
+    finally:
+        sys.path.pop(0)
+    into = tmp_path_factory.mktemp("native")
+    build_native(into)
+    return into
+
+
+def _run(code: list[str], pythonpath: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run(
+        [sys.executable, *code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_native_build_random_workload_same_events_and_hash_as_interpreted(
+    native_dir: Path,
+) -> None:
+    interpreted = _run(["-c", FOLD], None)
+    native = _run(["-c", FOLD], str(native_dir))
+    assert interpreted.returncode == 0, interpreted.stderr
+    assert native.returncode == 0, native.stderr
+    kind_i, *result_i = interpreted.stdout.split()
+    kind_n, *result_n = native.stdout.split()
+    assert (kind_i, kind_n) == ("py", "so")
+    assert result_n == result_i
+
+
+SCENARIOS = """
+import sys
+import pytest
+import cambist.domain.engine
+assert cambist.domain.engine.__file__.endswith(".so"), cambist.domain.engine.__file__
+code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "tests/test_scenarios.py"])
+assert cambist.domain.engine.__file__.endswith(".so")
+sys.exit(code)
+"""
+
+
+def test_native_build_passes_every_scenario_table(native_dir: Path) -> None:
+    run = _run(["-c", SCENARIOS], str(native_dir))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout
