@@ -28,7 +28,7 @@ from cambist.domain.engine import Engine, EngineHalted
 from cambist.domain.events import Event
 from cambist.log.codec import encode_chunk
 from cambist.log.journal import Journal
-from cambist.log.recovery import recover
+from cambist.log.recovery import gc_paused, recover
 from cambist.log.segments import SNAPSHOTS_DIR
 from cambist.log.snapshots import SnapshotStore
 
@@ -190,7 +190,8 @@ class Node:
         if self._snapshot_task is not None and not self._snapshot_task.done():
             return  # one at a time; the next due check after it finishes catches up
         seq = self.engine.last_seq
-        payload = self.engine.snapshot()  # on the loop: it must see one consistent state
+        with gc_paused():  # a snapshot builds a row per open order: 2-2.6x faster without GC
+            payload = self.engine.snapshot()  # on the loop: it must see one consistent state
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
         self._snapshot_task = asyncio.ensure_future(self._write_snapshot(seq, payload))
@@ -209,7 +210,9 @@ class Node:
         seq = self.engine.last_seq
         newest = self.snapshots.paths()[:1]
         if seq and (not newest or newest[0][0] != seq):
-            await self._write_snapshot(seq, self.engine.snapshot())
+            with gc_paused():
+                payload = self.engine.snapshot()
+            await self._write_snapshot(seq, payload)
         self._since_snapshot = 0
 
     async def close(self) -> None:
