@@ -19,9 +19,10 @@ from cambist.cli import app
 from cambist.log.journal import Journal
 from cambist.projector_cli import reconcile_report
 from cambist.readmodels.runner import ProjectorGroup, marks
-from cambist.readmodels.store import SqliteStore
+from cambist.readmodels.store import SqliteStore, open_store
 from cambist.server.projectors import catch_up
 from tests.readmodels.conformance import TABLES
+from tests.readmodels.conftest import fresh_schema_url
 from tests.readmodels.workload import commands, dump
 
 N = 12_000
@@ -53,7 +54,7 @@ def clean_rebuild(journal: Path, db: Path) -> SqliteStore:
     return store
 
 
-def _spawn(journal: Path, db: Path) -> subprocess.Popen[bytes]:
+def _spawn(journal: Path, db: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -65,7 +66,7 @@ def _spawn(journal: Path, db: Path) -> subprocess.Popen[bytes]:
             "--data-dir",
             str(journal),
             "--db",
-            str(db),
+            db,
             "--batch",
             "40",
         ],
@@ -75,10 +76,10 @@ def _spawn(journal: Path, db: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _low_mark(db: Path) -> int:
-    if not db.exists():
+def _low_mark(db: str) -> int:
+    if not db.startswith("postgresql://") and not Path(db).exists():
         return 0
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         found = marks(store)
         return min((s for s, _ in found.values()), default=0) if len(found) == 3 else 0
@@ -86,11 +87,19 @@ def _low_mark(db: Path) -> int:
         store.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The projector process's database: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "rm.sqlite")
+    return fresh_schema_url(request.getfixturevalue("postgres_url"))
+
+
 def test_projector_process_sigkill_mid_batch_tables_equal_clean_rebuild(
-    journal_dir: tuple[Path, int], tmp_path: Path
+    journal_dir: tuple[Path, int], tmp_path: Path, db_url: str
 ) -> None:
     journal, last = journal_dir
-    db = tmp_path / "rm.sqlite"
+    db = db_url
     rng = random.Random(5)
     kills = 0
     while kills < 8:
@@ -118,7 +127,7 @@ def test_projector_process_sigkill_mid_batch_tables_equal_clean_rebuild(
     if proc.stderr:
         proc.stderr.close()
     assert _low_mark(db) == last
-    survivor, clean = SqliteStore(db), clean_rebuild(journal, tmp_path / "clean.sqlite")
+    survivor, clean = open_store(db), clean_rebuild(journal, tmp_path / "clean.sqlite")
     try:
         for table in TABLES:
             assert dump(survivor, table) == dump(clean, table), table
