@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -107,6 +108,65 @@ class ReadModelConformance(ABC):
             ProjectorGroup(other).open().run(applied, batch=37)
             for table in TABLES:
                 assert dump(store, table) == dump(other, table), table
+        finally:
+            other.close()
+
+    def test_projection_sealed_batches_committed_by_a_writer_thread_equal_one_batch(
+        self, store: Store
+    ) -> None:
+        """``cambist projector run`` on PostgreSQL: batch N commits in a thread while N+1
+        folds (the folding goes on mutating the live orders whose rows were sealed)."""
+        applied, _ = workload()
+        group = ProjectorGroup(store).open()
+        in_flight: Future[None] | None = None
+        with ThreadPoolExecutor(1) as pool:
+            for i, a in enumerate(applied, 1):
+                group.apply(a)
+                if i % 113 == 0:
+                    if in_flight is not None:
+                        in_flight.result()
+                    commit = group.seal()
+                    assert commit is not None and group.pending == 0
+                    in_flight = pool.submit(commit)
+            if in_flight is not None:
+                in_flight.result()
+        final = group.seal()
+        if final is not None:
+            final()
+        assert group.seal() is None
+        clean = self.open_store()
+        try:
+            ProjectorGroup(clean).open().run(applied)
+            for table in TABLES:
+                assert dump(store, table) == dump(clean, table), table
+        finally:
+            clean.close()
+
+    def test_projector_sealed_commit_conflict_reload_resumes_from_committed_mark(
+        self, store: Store
+    ) -> None:
+        applied, _ = workload()
+        first = ProjectorGroup(store, ["orders"]).open()
+        other = store.reopen()
+        try:
+            second = ProjectorGroup(other, ["orders"]).open()
+            first.run(applied[:80])
+            for a in applied[:90]:
+                second.apply(a)
+            commit = second.seal()
+            assert commit is not None
+            with pytest.raises(ProjectorConflict):
+                commit()
+            second.reload()
+            assert second.low_mark == applied[79].seq and second.pending == 0
+            second.run(applied)  # resumes after the other runner's batch: no duplicate rows
+            fresh = self.open_store()
+            try:
+                ProjectorGroup(fresh, ["orders"]).open().run(applied)
+                for table in ("orders", "fills"):
+                    assert dump(other, table) == dump(fresh, table), table
+            finally:
+                fresh.close()
         finally:
             other.close()
 

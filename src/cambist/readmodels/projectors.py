@@ -15,6 +15,7 @@ Three projectors, named for ``cambist projector run NAME``:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -38,6 +39,10 @@ _VALUE: dict[Any, str] = {
 """Enum member -> its text: a dict lookup is several times cheaper than ``.value`` on 3.11."""
 _REFERENCE_COMMANDS = (CreateAsset, CreateMarket)
 """The only commands whose events carry reference data (checked per command, not per event)."""
+
+
+Write = Callable[[Store], None]
+"""Writes one sealed batch's rows (inside its transaction)."""
 
 
 class ProjectorConflict(RuntimeError):
@@ -70,8 +75,9 @@ class Projector(ABC):
     def on_events(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None: ...
 
     @abstractmethod
-    def write(self) -> None:
-        """Write the buffered rows (inside the flush transaction)."""
+    def take(self) -> Write:
+        """Move the buffered rows out, as plain tuples (folding may go on while they are
+        written), and return what writes them inside the flush transaction."""
 
     def open(self) -> None:
         """Create the tables if needed, read the mark and the caches."""
@@ -118,46 +124,61 @@ class Projector(ABC):
         """Commands folded but not yet committed."""
         return self.mark - self._committed
 
-    def flush(self) -> None:
-        """Write the buffered rows and the mark in one transaction."""
+    def seal(self) -> Callable[[], None] | None:
+        """Take the batch folded since the last one: return what commits its rows and its mark
+        in one transaction, or None if there is nothing new. The commit may run in another
+        thread while this projector folds on (``cambist projector run`` on PostgreSQL does);
+        batches must commit in the order they were sealed, and after a failed one the
+        projector must :meth:`load` before folding again. ``pending`` is 0 from here on."""
         if self.mark == self._committed:
-            return
-        store = self.store
-        try:
+            return None
+        store, name = self.store, self.name
+        write = self.take()
+        assets, markets = self._new_assets, self._new_markets
+        self._new_assets, self._new_markets = [], []
+        start, mark, mark_ts = self._committed, self.mark, self.mark_ts
+        self._committed = mark
+
+        def commit() -> None:
             with store.transaction():
-                if self._new_assets:
-                    store.executemany(
-                        "INSERT INTO ref_assets (asset, scale) VALUES (?, ?)"
-                        " ON CONFLICT (asset) DO NOTHING",
-                        self._new_assets,
-                    )
-                if self._new_markets:
-                    store.executemany(
-                        "INSERT INTO ref_markets (market, base, quote) VALUES (?, ?, ?)"
-                        " ON CONFLICT (market) DO NOTHING",
-                        self._new_markets,
-                    )
-                self.write()
+                # The mark first: a second runner of this projector stops here, before its
+                # rows could collide with the first one's (and on PostgreSQL it waits on the
+                # row lock until the first commits, then finds the mark moved).
                 moved = store.execute(
                     "UPDATE projector_marks SET seq = ?, ts = ? WHERE name = ? AND seq = ?",
-                    (self.mark, self.mark_ts, self.name, self._committed),
+                    (mark, mark_ts, name, start),
                 )
                 if moved != 1:
                     raise ProjectorConflict(
-                        f"projector {self.name}: mark is no longer {self._committed}"
+                        f"projector {name}: mark is no longer {start}"
                         " (is another runner of it active?)"
                     )
+                if assets:
+                    store.executemany(
+                        "INSERT INTO ref_assets (asset, scale) VALUES (?, ?)"
+                        " ON CONFLICT (asset) DO NOTHING",
+                        assets,
+                    )
+                if markets:
+                    store.executemany(
+                        "INSERT INTO ref_markets (market, base, quote) VALUES (?, ?, ?)"
+                        " ON CONFLICT (market) DO NOTHING",
+                        markets,
+                    )
+                write(store)
+
+        return commit
+
+    def flush(self) -> None:
+        """Write the buffered rows and the mark in one transaction, now."""
+        commit = self.seal()
+        if commit is None:
+            return
+        try:
+            commit()
         except BaseException:
             self.load()
             raise
-        self._committed = self.mark
-        self._new_assets.clear()
-        self._new_markets.clear()
-        self.after_flush()
-
-    @abstractmethod
-    def after_flush(self) -> None:
-        """Drop buffers once committed."""
 
     def drop(self) -> None:
         """Drop the projector's tables and its mark (``cambist projector rebuild``)."""
@@ -329,22 +350,22 @@ class OrdersProjector(Projector):
             fills.append((tid, order_id, o.account, market, side, price, qty, cost, fee,
                           fee_asset, liquidity, ts, seq))  # fmt: skip
 
-    def write(self) -> None:
-        new = self.new
+    def take(self) -> Write:
+        new, fills = self.new, self.fills
         placed = [_order_tuple(o) for i, o in self.dirty.items() if i in new]
         changed = [_changed_tuple(o) for i, o in self.dirty.items() if i not in new]
-        self.store.copy_rows("orders", schema.ORDER_COLUMNS, placed)
-        self.store.update_rows("orders", schema.ORDER_CHANGING, "order_id", changed)
-        self.store.copy_rows("fills", schema.FILL_COLUMNS, self.fills)
-
-    def after_flush(self) -> None:
         live = self.live
         for order_id, o in self.dirty.items():
             if o.status not in LIVE_STATUSES:
                 live.pop(order_id, None)
-        self.dirty = {}
-        self.new = set()
-        self.fills = []
+        self.dirty, self.new, self.fills = {}, set(), []
+
+        def write(store: Store) -> None:
+            store.copy_rows("orders", schema.ORDER_COLUMNS, placed)
+            store.update_rows("orders", schema.ORDER_CHANGING, "order_id", changed)
+            store.copy_rows("fills", schema.FILL_COLUMNS, fills)
+
+        return write
 
 
 _TICKER_COLUMNS = ("market", "last_price", "last_trade_id", "last_ts", "seq")
@@ -404,15 +425,19 @@ class MarketProjector(Projector):
                     c[5] += cost
                     c[6] += 1
 
-    def write(self) -> None:
-        store = self.store
-        store.copy_rows("trades", schema.TRADE_COLUMNS, self.trades)
-        if self.candles:
-            store.executemany(self._candle_sql, [(*k, *v) for k, v in self.candles.items()])
-        store.upsert_rows("ticker", _TICKER_COLUMNS, ("market",), list(self.ticker.values()))
-
-    def after_flush(self) -> None:
+    def take(self) -> Write:
+        trades, ticker = self.trades, list(self.ticker.values())
+        candles = [(*k, *v) for k, v in self.candles.items()]
+        candle_sql = self._candle_sql
         self.reset()
+
+        def write(store: Store) -> None:
+            store.copy_rows("trades", schema.TRADE_COLUMNS, trades)
+            if candles:
+                store.executemany(candle_sql, candles)
+            store.upsert_rows("ticker", _TICKER_COLUMNS, ("market",), ticker)
+
+        return write
 
 
 class LedgerProjector(Projector):
@@ -438,18 +463,18 @@ class LedgerProjector(Projector):
     def on_events(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None:
         self.entries.extend(self.fold.entries(seq, ts, events))
 
-    def write(self) -> None:
-        store = self.store
-        store.copy_rows("ledger", schema.LEDGER_COLUMNS, self.entries)
+    def take(self) -> Write:
+        entries, self.entries = self.entries, []
         opened, closed = self.fold.take_changes()
-        store.delete_keys("ledger_live", "order_id", sorted(closed))
-        store.copy_rows(
-            "ledger_live", ("order_id", "account", "asset"),
-            [(o, a, s) for o, (a, s) in opened.items()],
-        )  # fmt: skip
+        gone = sorted(closed)
+        live = [(o, a, s) for o, (a, s) in opened.items()]
 
-    def after_flush(self) -> None:
-        self.entries = []
+        def write(store: Store) -> None:
+            store.copy_rows("ledger", schema.LEDGER_COLUMNS, entries)
+            store.delete_keys("ledger_live", "order_id", gone)
+            store.copy_rows("ledger_live", ("order_id", "account", "asset"), live)
+
+        return write
 
 
 PROJECTORS: dict[str, type[Projector]] = {

@@ -9,7 +9,7 @@ to the database in one transaction, and each order or candle is written once per
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from cambist.domain.commands import Command
@@ -75,6 +75,24 @@ class ProjectorGroup:
     def flush(self) -> None:
         for p in self.projectors:
             p.flush()
+
+    def seal(self) -> Callable[[], None] | None:
+        """Seal every projector's batch (see :meth:`Projector.seal`); return what commits
+        them all, one transaction each, or None if none has anything new."""
+        commits = [c for p in self.projectors if (c := p.seal()) is not None]
+        if not commits:
+            return None
+
+        def commit() -> None:
+            for c in commits:
+                c()
+
+        return commit
+
+    def reload(self) -> None:
+        """After a failed sealed commit: every projector back to its committed state."""
+        for p in self.projectors:
+            p.load()
 
     def analyze(self) -> None:
         """Refresh the statistics of the group's own tables."""

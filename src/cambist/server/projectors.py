@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,13 @@ def follow(
 
     Flushing at every tail reached instead made a transaction per group commit under load:
     each rewrote the same hot index pages and paid the commit, and the projector fell behind
-    at a fraction of its catch-up rate. ``max_delay_s`` bounds what waiting adds to the lag."""
+    at a fraction of its catch-up rate. ``max_delay_s`` bounds what waiting adds to the lag.
+
+    On PostgreSQL a batch commits in a writer thread while the next one folds: the server's
+    work (about half of the total) then overlaps the fold instead of following it, and the
+    thread mostly waits on the socket without the GIL. Never more than one batch is in flight,
+    so batches commit in order; a failed commit is raised here at the next flush. SQLite
+    commits inline: its per-row calls would hand the GIL back and forth with the fold."""
     engine = engine_at(data_dir, group.low_mark)
     wm_path = data_dir / WATERMARK_FILE
     while not wm_path.exists() and not stop.is_set():
@@ -119,15 +126,19 @@ def follow(
     cursor = Cursor(data_dir, group.low_mark + 1, wm.read)
     last_analyze = time.monotonic()
     _settle_gc()
+    writer = _BatchWriter(group) if group.store.dialect == "postgres" else None
+    flush = writer.flush if writer is not None else group.flush
     flush_at = 0.0  # when the oldest unflushed command has waited max_delay_s (0: none waits)
     try:
         while not stop.is_set():
             rec = cursor.next_record()
             if rec is None:
                 if flush_at and time.monotonic() >= flush_at:
-                    group.flush()
+                    flush()
                     flush_at = 0.0
                 if time.monotonic() - last_analyze > 600:
+                    if writer is not None:
+                        writer.wait()
                     group.analyze()
                     last_analyze = time.monotonic()
                 stop.wait(poll_s)
@@ -143,13 +154,45 @@ def follow(
             if not flush_at:
                 flush_at = now + max_delay_s
             if group.pending >= batch or now >= flush_at:
-                group.flush()
+                flush()
                 flush_at = 0.0
                 gc.freeze()
-        group.flush()
+        flush()
+        if writer is not None:
+            writer.wait()
     finally:
+        if writer is not None:
+            writer.close()
         cursor.close()
         wm.close()
+
+
+class _BatchWriter:
+    """Commits sealed batches in one thread, at most one in flight (see :func:`follow`)."""
+
+    def __init__(self, group: ProjectorGroup) -> None:
+        self.group = group
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="projector-writer")
+        self.in_flight: Future[None] | None = None
+
+    def wait(self) -> None:
+        """Until the batch in flight is committed; its failure is raised here."""
+        if self.in_flight is not None:
+            done, self.in_flight = self.in_flight, None
+            try:
+                done.result()
+            except BaseException:
+                self.group.reload()
+                raise
+
+    def flush(self) -> None:
+        self.wait()
+        commit = self.group.seal()
+        if commit is not None:
+            self.in_flight = self.pool.submit(commit)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 def _settle_gc() -> None:
