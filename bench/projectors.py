@@ -10,6 +10,15 @@
 3. search: N synthetic fills (10,000,000 in the full run) in each backend, then random
    ``GET /fills``-shaped searches (an account's newest page, by market, by time range, a second
    page by cursor): p50/p99 in milliseconds.
+
+    python bench/projectors.py --node-lag RATE [--duration S] [--backends sqlite,postgres] [--split]
+
+4. lag at a fixed rate without HTTP (the server's own ceiling here is far below the engine's):
+   orders go open loop straight into a :class:`~cambist.node.Node` (journal with fsync), the
+   projectors run as ``cambist projector run`` processes, and a group commit's lag is the time
+   from its durability (stamped in the journal's writer thread) until the slowest projector's
+   committed mark covers it. Also reported: the rate made durable and CPU per command of the
+   node, the projector process(es) and the PostgreSQL server.
 """
 
 from __future__ import annotations
