@@ -20,7 +20,12 @@ BOUNDARIES = [
 ]  # fmt: skip
 DIVISORS = [1, 3, 10_000, 10**8, 10**18]
 
-amounts = st.one_of(st.sampled_from(BOUNDARIES), st.integers(0, 2**64), st.integers(0, 2**20))
+amounts = st.one_of(
+    st.sampled_from(BOUNDARIES),
+    st.sampled_from([-v for v in BOUNDARIES]),
+    st.integers(-(2**64), 2**64),
+    st.integers(0, 2**20),
+)
 
 
 @given(a=amounts, b=amounts, d=st.sampled_from(DIVISORS))
@@ -35,9 +40,10 @@ from cambist.domain import money
 assert money.__file__.endswith(".so"), money.__file__
 bounds = {bounds!r}
 rng = random.Random(7)
-values = bounds + [rng.randrange(2**63) for _ in range(500)] + [rng.randrange(2**34) for _ in range(500)]
+values = bounds + [-v for v in bounds] + [rng.randrange(2**63) for _ in range(500)]
+values += [rng.randrange(2**34) for _ in range(500)]
 for a in values:
-    for b in bounds + [rng.randrange(2**40)]:
+    for b in bounds + [-v for v in bounds] + [rng.randrange(2**40)]:
         for d in {divisors!r}:
             assert money.mul_div(a, b, d) == a * b // d, (a, b, d)
             assert money.mul_div_up(a, b, d) == -(-a * b // d), (a, b, d)

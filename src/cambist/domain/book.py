@@ -33,14 +33,14 @@ class PriceLevel:
 
 
 class BookSide:
-    """One side of the book. ``sign`` is +1 for bids, -1 for asks (key = sign * price)."""
+    """One side of the book. Level keys are the price for bids and -price for asks, so the
+    best level is always the last key."""
 
-    __slots__ = ("is_bids", "keys", "levels", "sign")
+    __slots__ = ("is_bids", "keys", "levels")
 
-    def __init__(self, sign: int) -> None:
-        self.sign = sign
-        self.is_bids = sign > 0
-        """Hot paths negate by test, not ``sign * key``: mypyc multiplies natively only below
+    def __init__(self, is_bids: bool) -> None:
+        self.is_bids = is_bids
+        """Keys negate by test, not ``sign * price``: mypyc multiplies natively only below
         2**30, and prices in minor units are larger (see ``money.mul_div``)."""
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
@@ -114,16 +114,16 @@ class BookSide:
 
     def depth(self, limit: int) -> list[tuple[int, int]]:
         """``[(price, total quantity), ...]`` best first, at most ``limit`` levels."""
-        keys, levels, sign = self.keys, self.levels, self.sign
+        keys, levels, bids = self.keys, self.levels, self.is_bids
         out = []
         for key in reversed(keys[-limit:] if limit > 0 else keys):
-            level = levels[sign * key]
+            level = levels[key if bids else -key]
             out.append((level.price, level.total))
         return out
 
     def levels_best_first(self) -> Iterator[PriceLevel]:
         for key in reversed(self.keys):
-            yield self.levels[self.sign * key]
+            yield self.levels[key if self.is_bids else -key]
 
     def order_count(self) -> int:
         return sum(level.count for level in self.levels.values())
@@ -136,8 +136,8 @@ class OrderBook:
 
     def __init__(self, market: str) -> None:
         self.market = market
-        self.bids = BookSide(1)
-        self.asks = BookSide(-1)
+        self.bids = BookSide(is_bids=True)
+        self.asks = BookSide(is_bids=False)
 
     def side_of(self, order: Order) -> BookSide:
         return self.bids if order.is_buy else self.asks
@@ -148,7 +148,7 @@ class OrderBook:
     def validate_invariants(self) -> None:
         """Raise :class:`BookInvariantError` unless the book is well formed and not crossed."""
         for side in (self.bids, self.asks):
-            expected_keys = sorted(side.sign * price for price in side.levels)
+            expected_keys = sorted(p if side.is_bids else -p for p in side.levels)
             if side.keys != expected_keys:
                 raise BookInvariantError(f"{self.market}: level keys out of order")
             for price, level in side.levels.items():

@@ -58,14 +58,14 @@ _I64_MAX: Final = (1 << 63) - 1
 
 
 def mul_div(a: int, b: int, d: int) -> int:
-    """``a * b // d`` for ``a, b >= 0`` and ``d > 0``, exact for any size.
+    """``a * b // d`` for ``d > 0``, exact for any size (negative operands take the slow path).
 
     Why not just the expression: mypyc's tagged integers multiply natively only below 2**30, so a
     price in minor units (65,000 USD at scale 8 is 6.5e12) sent every notional through a
     bignum allocation. Here operands whose product fits 63 bits multiply as native ``i64``
     (the common case, checked exactly); larger ones fall back to Python's unbounded integers.
     """
-    if a <= SHORT_UNITS and b <= SHORT_UNITS:
+    if 0 <= a <= SHORT_UNITS and 0 <= b <= SHORT_UNITS:
         x: i64 = a
         y: i64 = b
         if y == 0 or x <= _I64_MAX // y:
@@ -76,7 +76,7 @@ def mul_div(a: int, b: int, d: int) -> int:
 
 def mul_div_up(a: int, b: int, d: int) -> int:
     """``a * b / d`` rounded up (fees: rounding in the exchange's favour); see :func:`mul_div`."""
-    if a <= SHORT_UNITS and b <= SHORT_UNITS:
+    if 0 <= a <= SHORT_UNITS and 0 <= b <= SHORT_UNITS:
         x: i64 = a
         y: i64 = b
         if y == 0 or x <= _I64_MAX // y:
