@@ -1,11 +1,11 @@
-"""Compile a copy of ``cambist`` whose domain core is built with mypyc, for ``make native``.
+"""Compile a copy of ``cambist`` whose hot modules are built with mypyc, for ``make native``.
 
     python tools/build_native.py DIR
 
 The Python source stays the only source: the whole package is copied into ``DIR`` and the
-domain modules there are compiled in place, so ``PYTHONPATH=DIR`` runs the same code with a
-native engine (about 4-7x the interpreted one; docs/benchmarks.md, Trading core). ``errors.py``
-stays interpreted: mypyc cannot subclass builtin exceptions. Nothing is written into ``src/``,
+modules of ``NATIVE_GROUPS`` there (the domain core first) are compiled in place, so
+``PYTHONPATH=DIR`` runs the same code natively (the engine about 4-7x the interpreted one;
+docs/benchmarks.md, Trading core). Nothing is written into ``src/``,
 so an edited source is never shadowed by a stale binary; the Makefile rebuilds ``DIR`` when any
 source changes.
 """
@@ -20,18 +20,39 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+NATIVE_GROUPS: dict[str, tuple[str, ...]] = {
+    # group name: glob patterns under src/ of the modules compiled for it. One mypyc run
+    # compiles every group's modules together, so calls between groups stay native.
+    "domain": ("cambist/domain/*.py",),
+}
+"""What ``make native`` compiles. A module joins only once the tests pass on its compiled
+form (tests/domain/test_native_build.py builds every group)."""
 
-def build_native(into: Path, *, quiet: bool = True) -> list[str]:
-    """Copy ``src/cambist`` into ``into`` and compile its domain package; return the modules."""
+NEVER_COMPILED = frozenset({"cambist/domain/errors.py"})
+"""mypyc cannot subclass builtin exceptions."""
+
+
+def native_modules(root: Path, groups: tuple[str, ...] | None = None) -> list[str]:
+    """The module paths (relative to ``root``) the named groups (default: all) compile."""
+    names = groups if groups is not None else tuple(NATIVE_GROUPS)
+    found = {
+        str(p.relative_to(root))
+        for name in names
+        for pattern in NATIVE_GROUPS[name]
+        for p in root.glob(pattern)
+    }
+    return sorted(found - NEVER_COMPILED)
+
+
+def build_native(
+    into: Path, *, quiet: bool = True, groups: tuple[str, ...] | None = None
+) -> list[str]:
+    """Copy ``src/cambist`` into ``into`` and compile the groups' modules; return them."""
     if (into / "cambist").exists():
         shutil.rmtree(into / "cambist")
     into.mkdir(parents=True, exist_ok=True)
     shutil.copytree(SRC / "cambist", into / "cambist", ignore=shutil.ignore_patterns("__pycache__"))
-    modules = sorted(
-        str(p.relative_to(into))
-        for p in (into / "cambist" / "domain").glob("*.py")
-        if p.name != "errors.py"
-    )
+    modules = native_modules(into, groups)
     output = subprocess.DEVNULL if quiet else None
     subprocess.run(
         [sys.executable, "-m", "mypyc", *modules],
@@ -52,7 +73,7 @@ def main() -> None:
     into = Path(sys.argv[1]).resolve()
     modules = build_native(into, quiet=False)
     (into / ".built").write_text("\n".join(modules) + "\n")
-    print(f"compiled {len(modules)} domain modules into {into}; run with PYTHONPATH={into}")
+    print(f"compiled {len(modules)} modules into {into}; run with PYTHONPATH={into}")
 
 
 if __name__ == "__main__":
