@@ -24,6 +24,22 @@ NATIVE_GROUPS: dict[str, tuple[str, ...]] = {
     # group name: glob patterns under src/ of the modules compiled for it. One mypyc run
     # compiles every group's modules together, so calls between groups stay native.
     "domain": ("cambist/domain/*.py",),
+    "feeds": tuple(  # the market-data hot path; msgspec Structs stay in uncompiled _*_wire.py
+        f"cambist/feeds/{m}.py"
+        for m in (
+            "scaled",
+            "book",
+            "merge",
+            "core",
+            "venue",
+            "timefmt",
+            "venues/binance",
+            "venues/bybit",
+            "venues/coinbase",
+            "venues/kraken",
+            "venues/okx",
+        )
+    ),
 }
 """What ``make native`` compiles. A module joins only once the tests pass on its compiled
 form (tests/domain/test_native_build.py builds every group)."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 import enum
 import hashlib
 
+from cambist.feeds._native import mypyc_attr
 from cambist.feeds.types import NO_SEQ, BookUpdate, Level
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class L2Book:
     """Price levels of one instrument; sizes are absolute and zero removes a level."""
 
@@ -102,6 +104,7 @@ class Verdict(enum.IntEnum):
     """A snapshot made the book live (again): forward it as a snapshot."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SyncedBook:
     """One book on one connection with the venue's integrity rule; override ``check``.
 

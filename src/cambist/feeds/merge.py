@@ -17,6 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from cambist.feeds._native import mypyc_attr
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
 from cambist.feeds.scaled import DEFAULT_SCALE, Scale, to_decimal
 from cambist.feeds.types import NO_SEQ, BookUpdate, Event, Quote, Record, Trade
@@ -71,6 +72,7 @@ class BookStream:
         self.updated_ns = 0
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Merger:
     """Deduplicates and sequences records from all connections, then hands them to ``emit``."""
 

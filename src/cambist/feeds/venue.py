@@ -19,25 +19,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import msgspec
-
+from cambist.feeds._native import mypyc_attr
 from cambist.feeds.book import L2Book, SyncedBook
 from cambist.feeds.merge import ParseMemo
 from cambist.feeds.scaled import DEFAULT_SCALE, Scale, Units
+from cambist.feeds.subscription import Subscription
 from cambist.feeds.types import BookUpdate, Event, FeedError, Level, Quote, Trade
 
-
-class Subscription(msgspec.Struct, frozen=True):
-    """A client request as the emulator understands it: (un)subscribe one stream."""
-
-    action: str
-    """``subscribe`` or ``unsubscribe``."""
-    channel: str
-    """``trades``, ``book`` or ``quotes``."""
-    symbol: str
-    """Normalized BASE-QUOTE symbol."""
+__all__ = ["Subscription", "VenueSession", "VenueWire"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class VenueSession(ABC):
     """One connection to a venue, from the client side."""
 
@@ -57,10 +49,13 @@ class VenueSession(ABC):
 
     def __init__(self, symbols: Sequence[str], scales: Mapping[str, Scale] | None = None) -> None:
         self.symbols = list(symbols)
-        self.by_wire = {self.to_wire(s): s for s in self.symbols}
+        # through the class, not ``self``: a mypyc-compiled base dispatches ``self.to_wire``
+        # through its vtable, which mishandles a static method of an interpreted subclass
+        to_wire = type(self).to_wire
+        self.by_wire = {to_wire(s): s for s in self.symbols}
         self.scales = {s: (scales or {}).get(s, DEFAULT_SCALE) for s in self.symbols}
         """Decimals of each symbol's prices and sizes (``scaled.py``)."""
-        self.units = {self.to_wire(s): Units(sc) for s, sc in self.scales.items()}
+        self.units = {to_wire(s): Units(sc) for s, sc in self.scales.items()}
         self.memo: ParseMemo[Any] | None = None
         """Shared by the connections of one gate: a stateful parser can memoize the part of
         its work that depends on the bytes alone (see ``coinbase.py``)."""
@@ -107,6 +102,7 @@ class VenueSession(ABC):
         raise NotImplementedError(f"{self.name} books sync over the WebSocket")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class VenueWire(ABC):
     """The venue side of one connection, for the emulator. One instance per connection."""
 

@@ -15,7 +15,6 @@ import msgspec
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
 from cambist.feeds.scaled import levels, scaled, text
 from cambist.feeds.types import (
-    NO_SEQ,
     Ack,
     BookUpdate,
     Event,
@@ -25,47 +24,15 @@ from cambist.feeds.types import (
     Trade,
 )
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
+from cambist.feeds.venues._bybit_wire import (
+    BookMsg,
+    BTrade,
+    Head,
+    TradeMsg,
+)
 
 MS = 1_000_000
 DEPTH = 50
-
-
-class BTrade(msgspec.Struct):
-    T: int
-    s: str
-    S: str
-    v: str
-    p: str
-    i: str
-
-
-class BBook(msgspec.Struct):
-    s: str
-    b: list[tuple[str, str]]
-    """Levels as text: ``scaled.levels`` makes them exact integers (cached by text)."""
-    a: list[tuple[str, str]]
-    u: int
-    seq: int = NO_SEQ
-
-
-class TradeMsg(msgspec.Struct):
-    topic: str
-    ts: int
-    data: list[BTrade]
-
-
-class BookMsg(msgspec.Struct):
-    topic: str
-    type: str
-    ts: int
-    data: BBook
-
-
-class Head(msgspec.Struct):
-    topic: str = ""
-    op: str = ""
-    success: bool = True
-    ret_msg: str = ""
 
 
 _HEAD = msgspec.json.Decoder(Head)

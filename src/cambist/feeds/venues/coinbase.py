@@ -32,64 +32,13 @@ from cambist.feeds.types import (
     Trade,
 )
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
+from cambist.feeds.venues._coinbase_wire import (
+    Envelope,
+    LegacyMessage,
+)
 
 _TAKER = {"BUY": "sell", "SELL": "buy"}
 """Maker side on the wire to the taker's side."""
-
-
-class CTrade(msgspec.Struct):
-    trade_id: str
-    product_id: str
-    price: str
-    size: str
-    side: str
-    time: str
-
-
-class CUpdate(msgspec.Struct):
-    side: str
-    price_level: str
-    """Text: ``scaled.scaled`` makes exact integers of it (cached by text)."""
-    new_quantity: str
-    event_time: str = ""
-
-
-class CTicker(msgspec.Struct):
-    product_id: str
-    best_bid: str
-    best_bid_quantity: str
-    best_ask: str
-    best_ask_quantity: str
-
-
-class CEvent(msgspec.Struct):
-    type: str = ""
-    product_id: str = ""
-    trades: list[CTrade] = []
-    updates: list[CUpdate] = []
-    tickers: list[CTicker] = []
-
-
-class Envelope(msgspec.Struct):
-    channel: str
-    timestamp: str
-    sequence_num: int
-    events: list[CEvent] = []
-    client_id: str = ""
-
-
-class LegacyMessage(msgspec.Struct):
-    """The Coinbase Exchange feed (``match``, ``l2update``), still seen in recordings."""
-
-    type: str
-    product_id: str
-    time: str
-    side: str = ""
-    price: str = "0"
-    size: str = "0"
-    trade_id: int = 0
-    sequence: int = NO_SEQ
-    changes: list[tuple[str, str, str]] = []
 
 
 _ENV = msgspec.json.Decoder(Envelope)

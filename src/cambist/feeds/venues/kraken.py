@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, insort
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import msgspec
 
@@ -24,63 +24,16 @@ from cambist.feeds.scaled import Units, number, text
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
 from cambist.feeds.types import NO_SEQ, Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
+from cambist.feeds.venues._kraken_wire import (
+    BookMsg,
+    Head,
+    KLevel,
+    KTicker,
+    TickerMsg,
+    TradeMsg,
+)
 
 DEPTH = 10
-
-
-class KTrade(msgspec.Struct):
-    symbol: str
-    side: str
-    price: Any
-    """A JSON number: its text (``float_hook=str``) or an ``int``; see ``scaled.number``."""
-    qty: Any
-    trade_id: int
-    timestamp: str
-    ord_type: str = ""
-
-
-class KLevel(msgspec.Struct, array_like=False):
-    price: Any
-    qty: Any
-
-
-class KBook(msgspec.Struct):
-    symbol: str
-    bids: list[KLevel]
-    asks: list[KLevel]
-    checksum: int
-    timestamp: str = ""
-
-
-class KTicker(msgspec.Struct):
-    symbol: str
-    bid: Any
-    bid_qty: Any
-    ask: Any
-    ask_qty: Any
-    timestamp: str = ""
-
-
-class TradeMsg(msgspec.Struct):
-    data: list[KTrade]
-    type: str = "update"
-
-
-class BookMsg(msgspec.Struct):
-    type: str
-    data: list[KBook]
-
-
-class TickerMsg(msgspec.Struct):
-    data: list[KTicker]
-    type: str = "update"
-
-
-class Head(msgspec.Struct):
-    channel: str = ""
-    method: str = ""
-    success: bool = True
-    error: str = ""
 
 
 _HEAD = msgspec.json.Decoder(Head)
@@ -179,10 +132,13 @@ class KrakenBook(SyncedBook):
 
     def __init__(self, symbol: str, depth: int = 0) -> None:
         super().__init__(symbol, depth)
-        self.book: CrcBook = CrcBook(depth)
+        self.crc = CrcBook(depth)
+        """The same object as ``book``, by its own type (a compiled subclass cannot narrow
+        an attribute's declared type)."""
+        self.book = self.crc
 
     def verify(self, u: BookUpdate) -> bool:
-        return self.book.checksum() == u.checksum
+        return self.crc.checksum() == u.checksum
 
 
 def _lv(levels: list[KLevel], u: Units) -> list[Level]:

@@ -16,51 +16,16 @@ from cambist.feeds.book import L2Book, SyncedBook, Verdict
 from cambist.feeds.scaled import Units, levels, scaled, text
 from cambist.feeds.types import Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
+from cambist.feeds.venues._okx_wire import (
+    BookMsg,
+    Head,
+    OBook,
+    OkxLevel,
+    OTrade,
+    TradeMsg,
+)
 
 MS = 1_000_000
-OkxLevel = tuple[str, str, str, str]
-"""``[price, size, deprecated, order count]`` as text; see ``scaled``."""
-
-
-class Arg(msgspec.Struct, rename="camel"):
-    channel: str
-    inst_id: str = ""
-
-
-class OTrade(msgspec.Struct, rename="camel"):
-    inst_id: str
-    trade_id: str
-    px: str
-    sz: str
-    side: str
-    ts: str
-    seq_id: int = -1
-
-
-class OBook(msgspec.Struct, rename="camel"):
-    asks: list[OkxLevel]
-    bids: list[OkxLevel]
-    ts: str
-    seq_id: int
-    prev_seq_id: int = -1
-    checksum: int = 0
-
-
-class TradeMsg(msgspec.Struct):
-    arg: Arg
-    data: list[OTrade]
-
-
-class BookMsg(msgspec.Struct):
-    arg: Arg
-    data: list[OBook]
-    action: str = "snapshot"
-
-
-class Head(msgspec.Struct):
-    arg: Arg | None = None
-    event: str = ""
-    msg: str = ""
 
 
 _HEAD = msgspec.json.Decoder(Head)

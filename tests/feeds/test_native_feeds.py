@@ -1,0 +1,90 @@
+"""The mypyc build of the feed hot path (``make native``, group ``feeds`` of
+tools/build_native.py) must be the same gate: byte-identical output on a seeded run with
+faults, and every feed test passing against it.
+
+One build for the module (about a minute: only the ``feeds`` group); the domain's own test
+builds every group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler")
+
+
+@pytest.fixture(scope="module")
+def native_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from build_native import build_native
+    finally:
+        sys.path.pop(0)
+    into = tmp_path_factory.mktemp("native-feeds")
+    modules = build_native(into, groups=("feeds",))
+    assert "cambist/feeds/core.py" in modules and "cambist/feeds/venues/binance.py" in modules
+    return into
+
+
+def _run(args: list[str], pythonpath: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def _result(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert run.returncode == 0, run.stderr[-3000:]
+    out: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return out
+
+
+def test_native_gate_same_output_as_interpreted_with_faults(
+    native_dir: Path, tmp_path: Path
+) -> None:
+    script = str(HERE / "native_run.py")
+    recording = tmp_path / "recording.msgpack"
+    rec = _run([script, "record", str(recording)], None)
+    assert rec.returncode == 0, rec.stderr[-3000:]
+    interpreted = _result(_run([script, "run", str(recording)], None))
+    native = _result(_run([script, "run", str(recording)], str(native_dir)))
+    assert (interpreted["build"], native["build"]) == (".py", ".so")
+    assert native["venues"] == interpreted["venues"]
+    assert native["digest"] == interpreted["digest"]
+    assert native["samples"] == interpreted["samples"] > 0
+    for venue, c in native["venues"].items():
+        # the run exercised the faults, and the healthy connection kept the trades whole
+        assert c["malformed"] > 0 and c["resyncs"] > 0 and c["duplicates"] > 0, venue
+        assert c["trades_merged"] == c["trades_unique"] == c["trades_true"], venue
+
+
+NATIVE_PYTEST = """
+import sys
+import pytest
+import cambist.feeds.core, cambist.feeds.venues.kraken
+for m in (cambist.feeds.core, cambist.feeds.venues.kraken):
+    assert m.__file__.endswith(".so"), m.__file__
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:xdist", *sys.argv[1:]]))
+"""
+
+
+def test_native_gate_passes_the_feed_tests(native_dir: Path) -> None:
+    """Samples, fast paths, the emulator with every fault, worker processes: compiled."""
+    tests = sorted(str(p.relative_to(ROOT)) for p in HERE.glob("test_*.py"))
+    tests.remove(str(Path(__file__).relative_to(ROOT)))
+    run = _run(["-c", NATIVE_PYTEST, *tests], str(native_dir))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout
