@@ -2,9 +2,15 @@
 cores, end-to-end latency (emulator send -> log append) at a fixed rate, and cryptofeed's
 own normalization of the same Binance messages as the baseline.
 
-    python bench/feeds.py [--quick] [--json]
+    python bench/feeds.py [--quick] [--json] [--native | --native-dir DIR] [--rounds N]
 
 ``--json``: one JSON object with the figures on the last line. ``--quick``: under 30 s.
+``--native``: compile the feed hot path with mypyc (the ``feeds`` group of
+tools/build_native.py, as ``make native`` does) into a temporary directory, then run every
+measurement in a fresh process per build, interpreted and native alternated, and report both
+and their ratio; ``--native-dir build/native`` reuses an existing build. The builds'
+figures include CPU microseconds per message, which others' load on the shared machine
+inflates far less than wall-clock rates.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import describe
 from cambist.feeds.book import Verdict
+from cambist.feeds.core import Core, Counters
 from cambist.feeds.emulator.market import BookChange, Market
-from cambist.feeds.gate import Core, Counters, Gate, GateConfig
+from cambist.feeds.gate import Gate, GateConfig
 from cambist.feeds.merge import Merger
 from cambist.feeds.sink import FileSink, encode_batch
 from cambist.feeds.types import Record, Trade
@@ -355,14 +362,15 @@ def latency(rate: float, seconds: float) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    n = 5_000 if args.quick else 40_000
+def measure(quick: bool) -> dict[str, Any]:
+    """Every figure of one build (whichever ``cambist`` this process imports), printed as
+    it comes; the result is what ``--json`` prints."""
+    from cambist.feeds import core as core_module
+
+    build = "native" if (core_module.__file__ or "").endswith(".so") else "interpreted"
+    n = 5_000 if quick else 40_000
     m = describe()
-    print(f"machine: {m['cpu']}, {m['cores']} cores, python {m['python']}")
+    print(f"machine: {m['cpu']}, {m['cores']} cores, python {m['python']}, feeds {build}")
     per: dict[str, float] = {}
     recs = {}
     for venue in VENUES:
@@ -370,14 +378,17 @@ def main() -> None:
         for kind in ("trades", "book", "quotes"):
             rate = throughput(venue, kind, recs[venue][kind], recs[venue]["setup"])
             per[f"{venue}.{kind}"] = rate
-            print(f"  {venue:9s} {kind:7s} {rate:>12,.0f} msgs per CPU-second")
+            print(
+                f"  {venue:9s} {kind:7s} {rate:>12,.0f} msgs per CPU-second "
+                f"({1e6 / rate:.2f} us/msg)"
+            )
     cost = {
         v: sum(len(recs[v][k]) / per[f"{v}.{k}"] for k in ("trades", "book", "quotes"))
         for v in VENUES
     }
     cores = os.cpu_count() or 1
     groups = balance(cost, cores)
-    reps = 1 if args.quick else 4
+    reps = 1 if quick else 4
     one = gate_total([list(VENUES)], n, reps)
     total = gate_total(groups, n, reps)
     for label, g in (("1 worker", one), (f"{len(groups)} workers", total)):
@@ -407,25 +418,137 @@ def main() -> None:
             f"(gate, one connection, {ours[k]:,.0f}, x{ours[k] / cf[k]:.2f})"
         )
     tune_gc()  # as `cambist feeds run` does before its gates start
-    lat = latency(2000 if args.quick else 5000, 4.0 if args.quick else 10.0)
+    lat = latency(2000 if quick else 5000, 4.0 if quick else 10.0)
     print(
         f"latency emulator->log at fixed rate: p50 {lat['p50_latency_ms']:.2f} ms, "
         f"p99 {lat['p99_latency_ms']:.2f} ms ({lat['latency_samples']} trades)"
     )
-    result = {
+    return {
         "machine": m,
+        "build": build,
         "per_core_msgs_per_s": {k: round(v) for k, v in per.items()},
         "gate_msgs_per_s": round(total["msgs_per_s"]),
         "gate_1_worker_msgs_per_s": round(one["msgs_per_s"]),
         "gate_cpu_us_per_msg": round(total["cpu_us_per_msg"], 2),
+        "gate_1_worker_cpu_us_per_msg": round(one["cpu_us_per_msg"], 2),
         "gate_groups": groups,
         "load_avg_1m": os.getloadavg()[0],
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in lat.items()},
         "cryptofeed_msgs_per_s": round(cf_all),
         "cryptofeed_trades_per_s": round(cf["trades"]),
         "cryptofeed_depth_per_s": round(cf["book"]),
+        "gate_one_conn_trades_per_s": round(ours["trades"]),
+        "gate_one_conn_depth_per_s": round(ours["book"]),
         "ratio_vs_cryptofeed": round(ours_all / cf_all, 2),
     }
+
+
+def native_build(into: Path) -> Path:
+    """The ``feeds`` group of tools/build_native.py compiled into ``into`` (the same source
+    as ``make native``; the domain is not needed here)."""
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tools"))
+    try:
+        from build_native import build_native
+    finally:
+        sys.path.pop(0)
+    t0 = time.perf_counter()
+    build_native(into, groups=("feeds",))
+    print(f"built the feeds group with mypyc into {into} in {time.perf_counter() - t0:.0f} s")
+    return into
+
+
+def _part(quick: bool, pythonpath: str | None) -> dict[str, Any]:
+    """``measure`` in a fresh process on one build (its gate workers inherit its path)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    args = [sys.executable, __file__, "--json", *(["--quick"] if quick else [])]
+    run = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    lines = run.stdout.strip().splitlines()
+    if run.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark part failed: {run.stderr[-2000:]}")
+    print("\n".join("  | " + ln for ln in lines[:-1]))
+    out: dict[str, Any] = json.loads(lines[-1])
+    return out
+
+
+def compare(quick: bool, native_dir: Path, rounds: int) -> dict[str, Any]:
+    """Interpreted and native alternated (A B A B ...) in the same minutes; each figure is
+    the best of its build's rounds (the machine is shared: others' load only slows a run)."""
+    runs: dict[str, list[dict[str, Any]]] = {"interpreted": [], "native": []}
+    for r in range(rounds):
+        for build, path in (("interpreted", None), ("native", str(native_dir))):
+            print(f"round {r + 1}/{rounds}: {build} (load {os.getloadavg()[0]:.1f})")
+            res = _part(quick, path)
+            if res["build"] != build:
+                raise RuntimeError(f"expected the {build} build, ran {res['build']}")
+            runs[build].append(res)
+    best: dict[str, dict[str, Any]] = {}
+    for build, rs in runs.items():
+        per = {
+            k: max(r["per_core_msgs_per_s"][k] for r in rs) for k in rs[0]["per_core_msgs_per_s"]
+        }
+        best[build] = {
+            "per_core_msgs_per_s": per,
+            "gate_msgs_per_s": max(r["gate_msgs_per_s"] for r in rs),
+            "gate_cpu_us_per_msg": min(r["gate_cpu_us_per_msg"] for r in rs),
+            "gate_1_worker_cpu_us_per_msg": min(r["gate_1_worker_cpu_us_per_msg"] for r in rs),
+            "p99_latency_ms": min(r["p99_latency_ms"] for r in rs),
+            "p50_latency_ms": min(r["p50_latency_ms"] for r in rs),
+            "ratio_vs_cryptofeed": max(r["ratio_vs_cryptofeed"] for r in rs),
+            "cryptofeed_msgs_per_s": max(r["cryptofeed_msgs_per_s"] for r in rs),
+            "loads": [round(r["load_avg_1m"], 1) for r in rs],
+            "runs": rs,
+        }
+    i, n = best["interpreted"], best["native"]
+    print("\nnative / interpreted (best of each build's rounds, msgs per CPU-second):")
+    for k, v in i["per_core_msgs_per_s"].items():
+        w = n["per_core_msgs_per_s"][k]
+        print(f"  {k:18s} {1e6 / v:6.2f} -> {1e6 / w:6.2f} us/msg  x{w / v:.2f}")
+    for label, key, fmt in (
+        ("whole gate CPU us/msg", "gate_cpu_us_per_msg", ".2f"),
+        ("whole gate msgs/s (wall)", "gate_msgs_per_s", ",.0f"),
+        ("ratio vs cryptofeed (1 conn)", "ratio_vs_cryptofeed", ".2f"),
+        ("p99 latency ms", "p99_latency_ms", ".1f"),
+    ):
+        print(f"  {label:30s} {i[key]:{fmt}} -> {n[key]:{fmt}}")
+    print(f"  load averages: interpreted {i['loads']}, native {n['loads']}")
+    return {
+        # the headline keys are the native build's; both builds in full below
+        **{k: v for k, v in n.items() if k != "runs"},
+        "native_vs_interpreted_cpu": round(i["gate_cpu_us_per_msg"] / n["gate_cpu_us_per_msg"], 2),
+        "interpreted": {k: v for k, v in i.items() if k != "runs"},
+        "native": {k: v for k, v in n.items() if k != "runs"},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--native",
+        action="store_true",
+        help="compile the feed hot path with mypyc into a temporary directory and measure "
+        "interpreted and native alternately in the same run",
+    )
+    ap.add_argument(
+        "--native-dir",
+        type=Path,
+        help="like --native with an existing build (e.g. build/native from make native)",
+    )
+    ap.add_argument("--rounds", type=int, default=0, help="A/B rounds (default 1 quick, 2 full)")
+    args = ap.parse_args()
+    if not (args.native or args.native_dir):
+        result = measure(args.quick)
+    else:
+        rounds = args.rounds or (1 if args.quick else 2)
+        if args.native_dir:
+            result = compare(args.quick, args.native_dir.resolve(), rounds)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                result = compare(args.quick, native_build(Path(tmp)), rounds)
     if args.json:
         print(json.dumps(result))
 

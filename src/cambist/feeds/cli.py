@@ -109,6 +109,14 @@ def run(
     sink.close()
 
 
+def feeds_build() -> str:
+    """ "native" when the feed hot path was compiled by mypyc (``make native``, then
+    ``PYTHONPATH=build/native``), else "interpreted"; printed at start."""
+    from cambist.feeds import core
+
+    return "interpreted" if (core.__file__ or "").endswith(".py") else "native"
+
+
 async def _serve(gates: list[Gate], pool: WorkerPool | None, port: int, duration: float) -> None:
     book = ConsolidatedBook((g.merger for g in gates), rows=pool.tops if pool else None)
 
@@ -135,7 +143,7 @@ async def _serve(gates: list[Gate], pool: WorkerPool | None, port: int, duration
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    print(json.dumps({"api": f"http://127.0.0.1:{port}"}), flush=True)
+    print(json.dumps({"api": f"http://127.0.0.1:{port}", "feeds": feeds_build()}), flush=True)
     tasks = [asyncio.create_task(g.run()) for g in gates]
     if pool is not None:
         tasks.append(asyncio.create_task(pool.run()))
