@@ -24,6 +24,7 @@ NATIVE_GROUPS: dict[str, tuple[str, ...]] = {
     # group name: glob patterns under src/ of the modules compiled for it. One mypyc run
     # compiles every group's modules together, so calls between groups stay native.
     "domain": ("cambist/domain/*.py",),
+    "readmodels": tuple(f"cambist/readmodels/{m}.py" for m in ("projectors", "ledger", "runner")),
     "feeds": tuple(  # the market-data hot path; msgspec Structs stay in uncompiled _*_wire.py
         f"cambist/feeds/{m}.py"
         for m in (

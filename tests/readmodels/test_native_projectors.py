@@ -1,0 +1,90 @@
+"""The mypyc build of the projectors (``make native``: the ``readmodels`` group of
+tools/build_native.py, compiled with the domain) must write the same read models: the same rows
+in every table as the interpreted projectors on a random workload, and the SQLite conformance
+suite passing against it. One build (about a minute and a half) serves both tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROJECT = """
+import hashlib, sys, tempfile
+from pathlib import Path
+from cambist.readmodels import projectors
+from cambist.readmodels.runner import ProjectorGroup
+from cambist.readmodels.store import SqliteStore
+from tests.readmodels.conformance import TABLES
+from tests.readmodels.workload import dump, workload
+applied, _ = workload(6000, seed=5)
+digest = hashlib.sha256()
+with tempfile.TemporaryDirectory() as tmp:
+    store = SqliteStore(Path(tmp) / "rm.sqlite")
+    ProjectorGroup(store).open().run(applied[:2500], batch=333)
+    store.close()
+    store = SqliteStore(Path(tmp) / "rm.sqlite")  # resumed from the marks, caches reloaded
+    ProjectorGroup(store).open().run(applied, batch=1000)
+    for table in TABLES:
+        rows = dump(store, table)
+        assert rows or table == "ledger_live", table
+        digest.update(f"{table} {rows!r}".encode())
+    store.close()
+print(projectors.__file__.rsplit(".", 1)[-1], digest.hexdigest())
+"""
+
+CONFORMANCE = """
+import sys
+import pytest
+import cambist.readmodels.projectors as p, cambist.readmodels.ledger as l
+assert p.__file__.endswith(".so") and l.__file__.endswith(".so"), (p.__file__, l.__file__)
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                      "tests/readmodels/test_sqlite_conformance.py"]))
+"""
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler")
+
+
+@pytest.fixture(scope="module")
+def native_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from build_native import build_native
+    finally:
+        sys.path.pop(0)
+    into = tmp_path_factory.mktemp("native")
+    modules = build_native(into, groups=("domain", "readmodels"))
+    assert "cambist/readmodels/projectors.py" in modules
+    return into
+
+
+def _run(code: str, pythonpath: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_native_projectors_write_the_same_rows_as_interpreted(native_dir: Path) -> None:
+    interpreted = _run(PROJECT, None)
+    native = _run(PROJECT, str(native_dir))
+    assert interpreted.returncode == 0, interpreted.stderr[-3000:]
+    assert native.returncode == 0, native.stderr[-3000:]
+    kind_i, digest_i = interpreted.stdout.split()
+    kind_n, digest_n = native.stdout.split()
+    assert (kind_i, kind_n) == ("py", "so")
+    assert digest_n == digest_i
+
+
+def test_native_projectors_pass_the_sqlite_conformance_suite(native_dir: Path) -> None:
+    run = _run(CONFORMANCE, str(native_dir))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout
