@@ -87,7 +87,9 @@ def test_head_answers_without_a_body(server: RunningServer) -> None:
         )
         buf = b""
         while buf.count(b"\r\n\r\n") < 2:
-            buf += sock.recv(65536)
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {buf!r}"
+            buf += chunk
         first, rest = buf.split(b"\r\n\r\n", 1)
         assert first.startswith(b"HTTP/1.1 405")  # HEAD is no route's method; still no body
         assert rest.startswith(b"HTTP/1.1 200")

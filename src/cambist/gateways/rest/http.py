@@ -174,15 +174,17 @@ class HttpProtocol(asyncio.Protocol):
                 resp = self.app.refused(ApiError("body_too_large", limit), "unmatched")
             else:
                 try:
-                    target = httptools.parse_url(url)
+                    # httptools' stubs say bytes, but absent parts are None (and the mypyc
+                    # build checks declared types at the boundary): read them untyped.
+                    target: Any = httptools.parse_url(url)
                 except httptools.HttpParserInvalidURLError:
                     resp = self.app.refused(ApiError("not_found", "invalid URL"), "unmatched")
                 else:
-                    raw = target.path or b"/"
+                    given: bytes | None = target.path
+                    query: bytes | None = target.query
+                    raw = given or b"/"
                     path = unquote(raw.decode("latin-1")) if b"%" in raw else raw.decode("latin-1")
-                    resp = await self.app.handle(
-                        method, path, raw, target.query or b"", headers, body
-                    )
+                    resp = await self.app.handle(method, path, raw, query or b"", headers, body)
         except BaseException:
             self._close()
             raise

@@ -273,7 +273,7 @@ class View:
             return
         ts = applied.ts
         for event in applied.events:
-            handler = self._handlers.get(type(event))
+            handler = _HANDLERS.get(type(event))
             if handler is not None:
                 handler(self, event, applied, seq, ts)
         if self._takers:
@@ -530,23 +530,6 @@ class View:
             self._rebook(o)
             self._close(o)
 
-    _handlers: dict[type[ev.Event], Any] = {
-        ev.AssetCreated: _on_asset,
-        ev.MarketCreated: _on_market,
-        ev.MarketStatusChanged: _on_status,
-        ev.AccountCreated: _on_account,
-        ev.Deposited: _on_deposit,
-        ev.Withdrawn: _on_withdraw,
-        ev.CommandRejected: _on_rejected,
-        ev.OrderAccepted: _on_accepted,
-        ev.OrderTriggered: _on_triggered,
-        ev.Trade: _on_trade,
-        ev.OrderCancelled: _on_cancelled,
-        ev.OrderExpired: _on_expired,
-        ev.OrderAmended: _on_amended,
-        ev.ReservationReleased: _on_released,
-    }
-
     # -- queries --------------------------------------------------------------------------------
 
     def order_of(self, account: int, order_id: int) -> OrderState | None:
@@ -556,3 +539,23 @@ class View:
     def order_by_client_id(self, account: int, client_order_id: str) -> OrderState | None:
         order_id = self.client_ids.get((account, client_order_id))
         return None if order_id is None else self.order_of(account, order_id)
+
+
+_HANDLERS: dict[type[ev.Event], Any] = {
+    ev.AssetCreated: View._on_asset,
+    ev.MarketCreated: View._on_market,
+    ev.MarketStatusChanged: View._on_status,
+    ev.AccountCreated: View._on_account,
+    ev.Deposited: View._on_deposit,
+    ev.Withdrawn: View._on_withdraw,
+    ev.CommandRejected: View._on_rejected,
+    ev.OrderAccepted: View._on_accepted,
+    ev.OrderTriggered: View._on_triggered,
+    ev.Trade: View._on_trade,
+    ev.OrderCancelled: View._on_cancelled,
+    ev.OrderExpired: View._on_expired,
+    ev.OrderAmended: View._on_amended,
+    ev.ReservationReleased: View._on_released,
+}
+"""Event type -> its fold. Outside the class body so the mypyc build (``make native``) can
+build it: a compiled class body does not bind its methods' names."""
