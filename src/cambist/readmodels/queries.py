@@ -8,7 +8,7 @@ Each function fetches ``limit + 1`` rows to know whether there is a next page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,12 @@ class _Where:
 
     def sql(self) -> str:
         return " AND ".join(self.parts) if self.parts else "1 = 1"
+
+    def also(self, sql: str, *params: Any) -> _Where:
+        """A copy with one more condition."""
+        other = _Where()
+        other.parts, other.params = [*self.parts, sql], [*self.params, *params]
+        return other
 
 
 def _page(rows: list[Row], limit: int, key: Any) -> Page:
@@ -104,10 +110,48 @@ def search_orders(
         w.add("price <= ?", price_max)
     if cursor is not None:
         w.add("order_id < ?", cursor)
-    page = _newest_page(
-        store, "orders", schema.ORDER_COLUMNS, w, "order_id DESC", limit, lambda r: str(r[0])
-    )
+    if market is not None:
+        rows = _newest_rows(store, "orders", schema.ORDER_COLUMNS, w, "order_id DESC", limit)
+    else:
+        rows = _merged_rows(store, "orders", schema.ORDER_COLUMNS, w, "market", _MARKETS_SQL,
+                            "order_id DESC", limit, _order_key)  # fmt: skip
+    page = _page(rows, limit, lambda r: str(r[0]))
     return [OrderRow(*r) for r in page.rows], page.next_cursor
+
+
+_MARKETS_SQL = "SELECT market FROM ref_markets ORDER BY market"
+_ASSETS_SQL = "SELECT asset FROM ref_assets ORDER BY asset"
+
+
+def _order_key(r: Row) -> int:
+    return int(r[0])
+
+
+def _merged_rows(
+    store: Store,
+    table: str,
+    columns: Sequence[str],
+    where: _Where,
+    column: str,
+    values_sql: str,
+    order_by: str,
+    limit: int,
+    key: Callable[[Row], Any],
+) -> list[Row]:
+    """Up to ``limit + 1`` rows newest first over every value of ``column`` (the markets or
+    the assets, a handful), read as one key range per value and merged by ``key``.
+
+    For tables whose index leads with ``(account, column, ...)`` and has no ``(account, ...)``
+    twin: each index costs about as much per inserted row as the row itself, and a page over
+    every value needs at most ``values x (limit + 1)`` rows read in index order, instead of a
+    sort of the whole account."""
+    rows: list[Row] = []
+    for (value,) in store.query(values_sql):
+        rows.extend(
+            _newest_rows(store, table, columns, where.also(f"{column} = ?", value), order_by, limit)
+        )
+    rows.sort(key=key, reverse=True)
+    return rows[: limit + 1]
 
 
 def get_order(store: Store, account: int, order_id: int) -> OrderRow | None:
@@ -168,27 +212,20 @@ def search_ledger(
     """An account's ledger entries, newest first; rows are :data:`schema.LEDGER_COLUMNS`.
 
     The ledger is keyed ``(account, asset, seq, n)`` with no other index (the cheapest layout
-    to write), so one asset's page is one range of the key; a page over every asset reads that
-    range for each asset (a handful) and merges them by ``(seq, n)``: at most
-    ``assets x (limit + 1)`` rows, each read in key order, instead of sorting all of the
-    account's entries."""
-    assets = [asset] if asset is not None else [str(r[0]) for r in store.query(_ASSETS_SQL)]
-    rows: list[Row] = []
-    for a in assets:
-        w = _Where()
-        w.add("account = ?", account)
-        w.add("asset = ?", a)
-        if cursor is not None:
-            w.add("(seq, n) < (?, ?)", *cursor)
-        rows.extend(
-            _newest_rows(store, "ledger", schema.LEDGER_COLUMNS, w, "seq DESC, n DESC", limit)
-        )
-    if len(assets) > 1:
-        rows.sort(key=_ledger_key, reverse=True)
+    to write), so one asset's page is one range of the key and a page over every asset merges
+    one range per asset (:func:`_merged_rows`)."""
+    w = _Where()
+    w.add("account = ?", account)
+    if cursor is not None:
+        w.add("(seq, n) < (?, ?)", *cursor)
+    order = "seq DESC, n DESC"
+    if asset is not None:
+        rows = _newest_rows(store, "ledger", schema.LEDGER_COLUMNS, w.also("asset = ?", asset),
+                            order, limit)  # fmt: skip
+    else:
+        rows = _merged_rows(store, "ledger", schema.LEDGER_COLUMNS, w, "asset", _ASSETS_SQL,
+                            order, limit, _ledger_key)  # fmt: skip
     return _page(rows, limit, _ledger_cursor)
-
-
-_ASSETS_SQL = "SELECT asset FROM ref_assets ORDER BY asset"
 
 
 def _ledger_key(r: Row) -> tuple[int, int]:

@@ -9,10 +9,11 @@ The two big append-only tables, ``fills`` and ``ledger``, are keyed by their mai
 ``(account, trade_id, order_id)`` and ``(account, asset, seq, n)``: still unique
 (``(trade_id, order_id)`` and ``(seq, n)`` are), and the key doubles as the account index. On
 SQLite they are ``WITHOUT ROWID`` tables clustered on that key, so each row is written into fewer
-B-trees; every index costs about as much per inserted row as the row itself. The ledger has no
-secondary index at all (it is the most written table, 2.3 rows per command in the load-test
-mix): an account's page over all assets merges one range per asset
-(:func:`cambist.readmodels.queries.search_ledger`).
+B-trees; every index costs about as much per inserted row as the row itself. So an index
+that only serves "all markets" or "all assets" is left out: ``orders`` has ``(account, market,
+order_id)`` but no ``(account, order_id)``, the ledger (the most written table, 2.3 rows per
+command in the load-test mix) no secondary index at all; a page over every market or asset
+merges one index range per market or asset (:func:`cambist.readmodels.queries._merged_rows`).
 """
 
 from __future__ import annotations
@@ -71,7 +72,6 @@ def orders_ddl(store: Store) -> list[str]:
             remaining BIGINT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
             client_order_id TEXT NOT NULL, created_ts BIGINT NOT NULL, updated_ts BIGINT NOT NULL,
             seq BIGINT NOT NULL, expire_ts BIGINT NOT NULL, post_only BIGINT NOT NULL)""",
-        "CREATE INDEX IF NOT EXISTS orders_account ON orders (account, order_id)",
         "CREATE INDEX IF NOT EXISTS orders_account_market ON orders (account, market, order_id)",
         f"""CREATE TABLE IF NOT EXISTS fills (
             trade_id BIGINT NOT NULL, order_id BIGINT NOT NULL, account BIGINT NOT NULL,
