@@ -12,13 +12,17 @@
    page by cursor): p50/p99 in milliseconds.
 
     python bench/projectors.py --node-lag RATE [--duration S] [--backends sqlite,postgres] [--split]
+                               [--native | --native-dir DIR]
 
 4. lag at a fixed rate without HTTP (the server's own ceiling here is far below the engine's):
    orders go open loop straight into a :class:`~cambist.node.Node` (journal with fsync), the
    projectors run as ``cambist projector run`` processes, and a group commit's lag is the time
    from its durability (stamped in the journal's writer thread) until the slowest projector's
    committed mark covers it. Also reported: the rate made durable and CPU per command of the
-   node, the projector process(es) and the PostgreSQL server.
+   node, the projector process(es) and the PostgreSQL server. ``--native`` compiles the domain
+   and the projectors with mypyc (the ``domain`` and ``readmodels`` groups of
+   tools/build_native.py, as ``make native``) and runs each backend interpreted, then native, in
+   fresh processes; ``--native-dir build/native`` reuses a build. Every result names its build.
 """
 
 from __future__ import annotations
@@ -399,6 +403,7 @@ async def _drive(
         "projector_cpu_us_per_cmd": [round(c / sent * 1e6, 1) for c in projector_cpu],
         "postgres_cpu_us_per_cmd": round(server_cpu / sent * 1e6, 1),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "build": _build(),
     }
 
 
@@ -411,8 +416,59 @@ def node_lag(args: argparse.Namespace, db_url: str | None, server_pid: int = 0) 
         return asyncio.run(_drive(Path(tmp) / "data", url, args, server_pid))
 
 
+def _build() -> str:
+    """Which build this process runs: ``native`` when the engine and the projectors are the
+    mypyc-compiled ones (``PYTHONPATH=build/native``), else ``interpreted``."""
+    from cambist.domain import engine
+    from cambist.readmodels import projectors
+
+    compiled = [(m.__file__ or "").endswith(".so") for m in (engine, projectors)]
+    return "native" if all(compiled) else "partly native" if any(compiled) else "interpreted"
+
+
+def native_build(into: Path) -> Path:
+    """The ``domain`` and ``readmodels`` groups of tools/build_native.py compiled into ``into``
+    (the same source as ``make native``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    try:
+        from build_native import build_native
+    finally:
+        sys.path.pop(0)
+    print(f"compiling the domain and the projectors with mypyc into {into} ...", flush=True)
+    build_native(into, groups=("domain", "readmodels"))
+    return into
+
+
+def lag_compare(args: argparse.Namespace) -> None:
+    """``--node-lag`` with ``--native``/``--native-dir``: each backend run once interpreted and
+    once native, alternated in the same minutes, each in a fresh process (node and projector
+    both on that build: the projector process inherits ``PYTHONPATH``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        native = Path(args.native_dir) if args.native_dir else native_build(Path(tmp) / "native")
+        out: dict[str, Any] = {"machine": describe(), "split": args.split}
+        for backend in args.backends.split(","):
+            for build, path in (("interpreted", None), ("native", str(native.resolve()))):
+                env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+                if path:
+                    env["PYTHONPATH"] = path
+                cmd = [sys.executable, __file__, "--json", "--node-lag", str(args.node_lag),
+                       "--duration", str(args.duration), "--backends", backend,
+                       "--snapshot-every", str(args.snapshot_every),
+                       *(["--split"] if args.split else [])]  # fmt: skip
+                run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+                result = json.loads(run.stdout.strip().splitlines()[-1])[backend]
+                assert result["build"] == build, (result["build"], build)
+                out[f"{backend}_{build}"] = result
+                if not args.json:
+                    print(f"{backend} {build}: {result}", flush=True)
+        print(json.dumps(out))
+
+
 def lag_main(args: argparse.Namespace) -> None:
-    out: dict[str, Any] = {"machine": describe(), "split": args.split}
+    if args.native or args.native_dir:
+        lag_compare(args)
+        return
+    out: dict[str, Any] = {"machine": describe(), "split": args.split, "build": _build()}
     for backend in args.backends.split(","):
         if backend == "sqlite":
             out["sqlite"] = node_lag(args, None)
@@ -456,6 +512,13 @@ def main() -> None:
         help="for --node-lag: the node's snapshot cadence in commands",
     )
     ap.add_argument("--backends", default="sqlite,postgres", help="for --node-lag")
+    ap.add_argument(
+        "--native",
+        action="store_true",
+        help="for --node-lag: compile the domain and projectors with mypyc, run each backend"
+        " interpreted and native alternately",
+    )
+    ap.add_argument("--native-dir", help="like --native with an existing build (e.g. build/native)")
     ap.add_argument(
         "--split",
         action="store_true",
