@@ -3,6 +3,7 @@ cores, end-to-end latency (emulator send -> log append) at a fixed rate, and cry
 own normalization of the same Binance messages as the baseline.
 
     python bench/feeds.py [--quick] [--json] [--native | --native-dir DIR] [--rounds N]
+                          [--instructions]
 
 ``--json``: one JSON object with the figures on the last line. ``--quick``: under 30 s.
 ``--native``: compile the feed hot path with mypyc (the ``feeds`` group of
@@ -10,7 +11,8 @@ tools/build_native.py, as ``make native`` does) into a temporary directory, then
 measurement in a fresh process per build, interpreted and native alternated, and report both
 and their ratio; ``--native-dir build/native`` reuses an existing build. The builds'
 figures include CPU microseconds per message, which others' load on the shared machine
-inflates far less than wall-clock rates.
+inflates far less than wall-clock rates. ``--instructions`` adds each build's instructions per
+message of the whole-gate mix counted by valgrind (callgrind): unaffected by the load.
 """
 
 from __future__ import annotations
@@ -523,6 +525,69 @@ def compare(quick: bool, native_dir: Path, rounds: int) -> dict[str, Any]:
     }
 
 
+def _mix_loop(reps: int, n: int) -> None:
+    """The whole-gate mix in this process (every venue's messages in order, both copies,
+    through ``Core``, the merger and the log encoding): what ``--instructions`` counts."""
+    tune_gc()
+    recs = {v: record(v, n) for v in VENUES}
+    msgs = 0
+    for _ in range(reps):
+        for v, r in recs.items():
+            pending: list[Record] = []
+            merger = Merger(pending.append)
+            cores = _cores(v, merger, r["setup"])
+            for raw in r["all"]:
+                for core in cores:
+                    core.handle(raw, 1)
+                if len(pending) >= 512:
+                    encode_batch(pending)
+                    pending.clear()
+            encode_batch(pending)
+            msgs += 2 * len(r["all"])
+    print(msgs)
+
+
+def instructions(native_dir: Path, n: int = 1000) -> dict[str, float]:
+    """Instructions per wire message of the whole-gate mix under valgrind's callgrind, for
+    each build: a count others' load on the shared machine cannot change (CPU time can, by
+    2x). The run with the loop minus the run without it (recording and imports), divided by
+    the messages."""
+    out: dict[str, float] = {}
+    for build, path in (("interpreted", None), ("native", str(native_dir))):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if path:
+            env["PYTHONPATH"] = path
+        counts, msgs = [], 0
+        for reps in (0, 1):
+            run = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--callgrind-out-file=/dev/null",
+                    sys.executable,
+                    __file__,
+                    "--mix-loop",
+                    str(reps),
+                    "--mix-n",
+                    str(n),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            refs = [ln for ln in run.stderr.splitlines() if "Collected" in ln]
+            counts.append(int(refs[-1].split(":")[-1].replace(",", "")))
+            msgs = int(run.stdout.split()[-1]) or msgs
+        out[build] = (counts[1] - counts[0]) / msgs
+        print(
+            f"  {build:12s} {out[build]:,.0f} instructions per message (callgrind, {msgs:,} msgs)"
+        )
+    out["ratio"] = out["interpreted"] / out["native"]
+    print(f"  native executes x{out['ratio']:.2f} fewer instructions per message")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -539,16 +604,27 @@ def main() -> None:
         help="like --native with an existing build (e.g. build/native from make native)",
     )
     ap.add_argument("--rounds", type=int, default=0, help="A/B rounds (default 1 quick, 2 full)")
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="with --native/--native-dir: also count instructions per message of each build "
+        "under valgrind (load-independent; several minutes)",
+    )
+    ap.add_argument("--mix-loop", type=int, default=-1, help=argparse.SUPPRESS)
+    ap.add_argument("--mix-n", type=int, default=1000, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.mix_loop >= 0:
+        _mix_loop(args.mix_loop, args.mix_n)
+        return
     if not (args.native or args.native_dir):
         result = measure(args.quick)
     else:
         rounds = args.rounds or (1 if args.quick else 2)
-        if args.native_dir:
-            result = compare(args.quick, args.native_dir.resolve(), rounds)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                result = compare(args.quick, native_build(Path(tmp)), rounds)
+        with tempfile.TemporaryDirectory() as tmp:
+            native_dir = args.native_dir.resolve() if args.native_dir else native_build(Path(tmp))
+            result = compare(args.quick, native_dir, rounds)
+            if args.instructions:
+                result["instructions_per_msg"] = instructions(native_dir)
     if args.json:
         print(json.dumps(result))
 

@@ -80,3 +80,33 @@ def test_scaled_parse_equals_decimal_reckoning(v: int, scale: int, shown: int, p
     else:
         with pytest.raises(FeedError):
             parse(txt, scale)
+
+
+@given(
+    st.one_of(
+        st.text("0123456789.", max_size=24),
+        st.text("0123456789.eE+-_ \uff11", max_size=12),
+        st.builds(
+            lambda v, shown, pad: f"{Decimal(v).scaleb(-shown):f}" + "0" * pad,
+            st.integers(0, 10**20),
+            st.integers(0, 12),
+            st.integers(0, 3),
+        ),
+    ),
+    st.integers(0, 12),
+)
+def test_scaled_digits_loop_same_as_parse(txt: str, scale: int) -> None:
+    """The compiled build reads cache misses with ``digits``: the same value as ``parse`` for
+    every text, or the same refusal."""
+    from cambist.feeds.scaled import digits, parse
+    from cambist.feeds.types import FeedError
+
+    try:
+        want: int | str = parse(txt, scale)
+    except FeedError as e:
+        want = f"FeedError: {e}"
+    try:
+        got: int | str = digits(txt, scale)
+    except FeedError as e:
+        got = f"FeedError: {e}"
+    assert got == want
