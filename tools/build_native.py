@@ -24,6 +24,12 @@ NATIVE_GROUPS: dict[str, tuple[str, ...]] = {
     # group name: glob patterns under src/ of the modules compiled for it. One mypyc run
     # compiles every group's modules together, so calls between groups stay native.
     "domain": ("cambist/domain/*.py",),
+    # The REST gateway's per-request path: HTTP framing, routing, signature check, the
+    # sequencer, the live view and the decimal text in and out (docs/benchmarks.md, Server).
+    "gateway": tuple(
+        f"cambist/gateways/rest/{name}.py"
+        for name in ("app", "auth", "convert", "http", "sequencer", "trading", "view")
+    ),
     "readmodels": tuple(f"cambist/readmodels/{m}.py" for m in ("projectors", "ledger", "runner")),
     "feeds": tuple(  # the market-data hot path; msgspec Structs stay in uncompiled _*_wire.py
         f"cambist/feeds/{m}.py"

@@ -84,3 +84,27 @@ def test_native_build_passes_every_scenario_table(native_dir: Path) -> None:
     run = _run(["-c", SCENARIOS], str(native_dir))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout
+
+
+GATEWAY = """
+import sys
+import pytest
+from cambist.gateways.rest import app, http, view
+compiled = [m.__name__ for m in (app, http, view) if m.__file__.endswith(".so")]
+assert len(compiled) == 3, compiled
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:xdist", *sys.argv[1:]]))
+"""
+
+
+def test_native_build_serves_the_rest_api_like_the_interpreted_one(native_dir: Path) -> None:
+    """The compiled gateway (``NATIVE_GROUPS["gateway"]``) behind a real server: HTTP framing,
+    every trading endpoint and error code, and answers replayed for idempotent retries."""
+    tests = [
+        "tests/gateways/test_http.py",
+        "tests/gateways/test_rest_trading.py",
+        "tests/gateways/test_rest_idempotency.py",
+        "tests/gateways/test_rest_input.py",
+    ]
+    run = _run(["-c", GATEWAY, *tests], str(native_dir))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout and " failed" not in run.stdout
