@@ -51,6 +51,8 @@ class Projector(ABC):
 
     name: str
     tables: tuple[str, ...]
+    retired: tuple[str, ...] = ()
+    """Tables older versions created: ``drop`` (``cambist projector rebuild``) removes them."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -74,7 +76,8 @@ class Projector(ABC):
     @abstractmethod
     def take(self) -> Write:
         """Move the buffered rows out, as plain tuples (folding may go on while they are
-        written), and return what writes them inside the flush transaction."""
+        written), and return what writes them inside the flush transaction. May read the
+        store: never called while a sealed batch is still committing."""
 
     def open(self) -> None:
         """Create the tables if needed, read the mark and the caches."""
@@ -181,7 +184,7 @@ class Projector(ABC):
         """Drop the projector's tables and its mark (``cambist projector rebuild``)."""
         schema.create_common(self.store)
         with self.store.transaction():
-            for table in self.tables:
+            for table in (*self.tables, *self.retired):
                 self.store.execute(f"DROP TABLE IF EXISTS {table}")
             self.store.execute("DELETE FROM projector_marks WHERE name = ?", (self.name,))
 
@@ -463,11 +466,16 @@ class MarketProjector(Projector):
 
 
 class LedgerProjector(Projector):
-    """Every balance movement as an entry keyed ``(seq, n)``; the spend asset of each live
-    order is kept in ``ledger_live`` so a restart can still say what a cancel released."""
+    """Every balance movement as an entry keyed ``(account, asset, seq, n)``.
+
+    A release names its order, not the asset: the fold remembers the spend asset of the orders
+    it saw placed, and one placed before it started is looked up when the batch is taken, in
+    the order's ``reserve`` entry at the order's own sequence (order id = sequence)."""
 
     name = "ledger"
-    tables: tuple[str, ...] = ("ledger", "ledger_live")
+    tables: tuple[str, ...] = ("ledger",)
+    retired: tuple[str, ...] = ("ledger_live",)
+    """The live orders' assets, once written at every batch: no longer created."""
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
@@ -478,25 +486,43 @@ class LedgerProjector(Projector):
         return schema.ledger_ddl(self.store)
 
     def reset(self) -> None:
-        rows = self.store.query("SELECT order_id, account, asset FROM ledger_live")
-        self.fold = LedgerFold(self.markets, {int(o): (int(a), s) for o, a, s in rows})
+        self.fold = LedgerFold(self.markets)
         self.entries = []
+
+    def spend_asset(self, account: int, market: str, order_id: int) -> str:
+        """The asset an order placed before the fold started reserved, from the ledger (read
+        in :meth:`take`: no batch is being committed on the connection then)."""
+        base, quote = self.markets[market]
+        for sql in (_RESERVE_AT_PLACEMENT, _ANY_RESERVE):
+            rows = self.store.query(sql, (account, base, quote, order_id, order_id))
+            if rows:
+                return str(rows[0][0])
+        raise LookupError(f"projector ledger: no reserve entry for order {order_id}")
 
     def on_events(self, seq: int, ts: int, command: Command, events: list[ev.Event]) -> None:
         self.entries.extend(self.fold.entries(seq, ts, events))
 
     def take(self) -> Write:
-        entries, self.entries = self.entries, []
-        opened, closed = self.fold.take_changes()
-        gone = sorted(closed)
-        live = [(o, a, s) for o, (a, s) in opened.items()]
+        entries = self.fold.resolve(self.entries, self.spend_asset)
+        self.entries = []
 
         def write(store: Store) -> None:
             store.copy_rows("ledger", schema.LEDGER_COLUMNS, entries)
-            store.delete_keys("ledger_live", "order_id", gone)
-            store.copy_rows("ledger_live", ("order_id", "account", "asset"), live)
 
         return write
+
+
+_RESERVE_AT_PLACEMENT = (
+    "SELECT asset FROM ledger WHERE account = ? AND asset IN (?, ?) AND seq = ? AND order_id = ?"
+    " AND kind = 'reserve' LIMIT 1"
+)
+"""Two probes of the ledger's key: the reserve entry of the order's own command."""
+_ANY_RESERVE = (
+    "SELECT asset FROM ledger WHERE account = ? AND asset IN (?, ?) AND seq >= ?"
+    " AND order_id = ? AND kind = 'reserve' LIMIT 1"
+)
+"""If the order reserved nothing when placed (then an amend did, later): a scan of the
+account's entries in the market's two assets from the order's sequence on."""
 
 
 PROJECTORS: dict[str, type[Projector]] = {

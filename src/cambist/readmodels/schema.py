@@ -113,8 +113,6 @@ def ledger_ddl(store: Store) -> list[str]:
             asset TEXT NOT NULL, kind TEXT NOT NULL, available_delta BIGINT NOT NULL,
             reserved_delta BIGINT NOT NULL, order_id BIGINT NOT NULL, trade_id BIGINT NOT NULL,
             ts BIGINT NOT NULL, PRIMARY KEY (account, asset, seq, n)){store.clustered}""",
-        f"""CREATE TABLE IF NOT EXISTS ledger_live (
-            order_id {store.pk_int}, account BIGINT NOT NULL, asset TEXT NOT NULL)""",
     ]
 
 
