@@ -32,19 +32,10 @@ assert restored.state_hash() == engine.state_hash()
 print(engine_module.__file__.rsplit(".", 1)[-1], digest.hexdigest(), engine.state_hash())
 """
 
-pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler")
-
-
-@pytest.fixture(scope="module")
-def native_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from build_native import build_native
-    finally:
-        sys.path.pop(0)
-    into = tmp_path_factory.mktemp("native")
-    build_native(into)
-    return into
+pytestmark = [
+    pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler"),
+    pytest.mark.xdist_group("native"),  # one worker builds (tests/conftest.py) and runs them
+]
 
 
 def _run(code: list[str], pythonpath: str | None) -> subprocess.CompletedProcess[str]:

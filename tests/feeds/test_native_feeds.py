@@ -2,8 +2,8 @@
 tools/build_native.py) must be the same gate: byte-identical output on a seeded run with
 faults, and every feed test passing against it.
 
-One build for the module (about a minute: only the ``feeds`` group); the domain's own test
-builds every group.
+The build is the one shared ``native_dir`` of tests/conftest.py (every group, built once per
+source tree).
 """
 
 from __future__ import annotations
@@ -21,20 +21,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
-pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler")
-
-
-@pytest.fixture(scope="module")
-def native_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from build_native import build_native
-    finally:
-        sys.path.pop(0)
-    into = tmp_path_factory.mktemp("native-feeds")
-    modules = build_native(into, groups=("feeds",))
-    assert "cambist/feeds/core.py" in modules and "cambist/feeds/venues/binance.py" in modules
-    return into
+pytestmark = [
+    pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler"),
+    pytest.mark.xdist_group("native"),  # one worker builds (tests/conftest.py) and runs them
+]
 
 
 def _run(args: list[str], pythonpath: str | None) -> subprocess.CompletedProcess[str]:
