@@ -137,8 +137,8 @@ def throughput(
 def _gate_worker(venues: list[str], n: int, reps: int, conn: Any, go: Any) -> None:
     """One worker process of the whole-gate run: its venue group's messages, both copies,
     through ``Core`` and the merger, batches to the parent through the pipe (``PipeSink``)."""
-    tune_gc()
     recs = {v: record(v, n) for v in venues}
+    tune_gc()  # after recording: the recordings frozen out of the collector (see measure)
     sink = PipeSink(conn)
     conn.send_bytes(b"R")
     go.wait()
@@ -374,9 +374,13 @@ def measure(quick: bool) -> dict[str, Any]:
     m = describe()
     print(f"machine: {m['cpu']}, {m['cores']} cores, python {m['python']}, feeds {build}")
     per: dict[str, float] = {}
-    recs = {}
+    recs = {venue: record(venue, n) for venue in VENUES}
+    # the recordings (millions of objects) out of the collector's way, as `cambist feeds run`
+    # freezes its start-up objects: otherwise every full collection walks them and charges
+    # the gate (which allocates more tracked containers than cryptofeed) for the benchmark's
+    # own heap; measured, that halved the gate's one-connection rate and not cryptofeed's
+    tune_gc()
     for venue in VENUES:
-        recs[venue] = record(venue, n)
         for kind in ("trades", "book", "quotes"):
             rate = throughput(venue, kind, recs[venue][kind], recs[venue]["setup"])
             per[f"{venue}.{kind}"] = rate
@@ -419,7 +423,7 @@ def measure(quick: bool) -> dict[str, Any]:
             f"  cryptofeed binance {k:6s} {cf[k]:>12,.0f} msgs per CPU-second "
             f"(gate, one connection, {ours[k]:,.0f}, x{ours[k] / cf[k]:.2f})"
         )
-    tune_gc()  # as `cambist feeds run` does before its gates start
+    tune_gc()
     lat = latency(2000 if quick else 5000, 4.0 if quick else 10.0)
     print(
         f"latency emulator->log at fixed rate: p50 {lat['p50_latency_ms']:.2f} ms, "
@@ -528,8 +532,8 @@ def compare(quick: bool, native_dir: Path, rounds: int) -> dict[str, Any]:
 def _mix_loop(reps: int, n: int) -> None:
     """The whole-gate mix in this process (every venue's messages in order, both copies,
     through ``Core``, the merger and the log encoding): what ``--instructions`` counts."""
-    tune_gc()
     recs = {v: record(v, n) for v in VENUES}
+    tune_gc()  # after recording, as in measure
     msgs = 0
     for _ in range(reps):
         for v, r in recs.items():
