@@ -6,10 +6,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from conftest import SAMPLES, SHARED_SAMPLES, sample_lines
 
 from cambist.feeds.types import Ack, BookUpdate, Quote, Trade
 from cambist.feeds.venues import binance, bybit, coinbase, kraken, okx
+from conftest import SAMPLES, SHARED_SAMPLES, sample_lines
 
 R = 7  # receive timestamp passed to the parsers
 MS = 1_000_000
