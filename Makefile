@@ -26,8 +26,8 @@ $(BENCH_STAMP): $(STAMP)
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check --no-cache src tests bench tools
+	$(BIN)/ruff format --no-cache --check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
