@@ -4,13 +4,12 @@ scenario table passing against it."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.native_support import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,20 +37,11 @@ pytestmark = [
 ]
 
 
-def _run(code: list[str], pythonpath: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    return subprocess.run(
-        [sys.executable, *code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-
-
 def test_native_build_random_workload_same_events_and_hash_as_interpreted(
     native_dir: Path,
 ) -> None:
-    interpreted = _run(["-c", FOLD], None)
-    native = _run(["-c", FOLD], str(native_dir))
+    interpreted = run_python(["-c", FOLD], None)
+    native = run_python(["-c", FOLD], native_dir)
     assert interpreted.returncode == 0, interpreted.stderr
     assert native.returncode == 0, native.stderr
     kind_i, *result_i = interpreted.stdout.split()
@@ -72,7 +62,7 @@ sys.exit(code)
 
 
 def test_native_build_passes_every_scenario_table(native_dir: Path) -> None:
-    run = _run(["-c", SCENARIOS], str(native_dir))
+    run = run_python(["-c", SCENARIOS], native_dir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout
 
@@ -96,6 +86,6 @@ def test_native_build_serves_the_rest_api_like_the_interpreted_one(native_dir: P
         "tests/gateways/test_rest_idempotency.py",
         "tests/gateways/test_rest_input.py",
     ]
-    run = _run(["-c", GATEWAY, *tests], str(native_dir))
+    run = run_python(["-c", GATEWAY, *tests], native_dir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout and " failed" not in run.stdout

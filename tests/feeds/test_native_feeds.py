@@ -9,14 +9,13 @@ source tree).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.native_support import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -25,15 +24,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("cc") is None, reason="mypyc needs a C compiler"),
     pytest.mark.xdist_group("native"),  # one worker builds (tests/conftest.py) and runs them
 ]
-
-
-def _run(args: list[str], pythonpath: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
 
 
 def _result(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -47,10 +37,10 @@ def test_native_gate_same_output_as_interpreted_with_faults(
 ) -> None:
     script = str(HERE / "native_run.py")
     recording = tmp_path / "recording.msgpack"
-    rec = _run([script, "record", str(recording)], None)
+    rec = run_python([script, "record", str(recording)], None)
     assert rec.returncode == 0, rec.stderr[-3000:]
-    interpreted = _result(_run([script, "run", str(recording)], None))
-    native = _result(_run([script, "run", str(recording)], str(native_dir)))
+    interpreted = _result(run_python([script, "run", str(recording)], None))
+    native = _result(run_python([script, "run", str(recording)], native_dir))
     assert (interpreted["build"], native["build"]) == (".py", ".so")
     assert native["venues"] == interpreted["venues"]
     assert native["digest"] == interpreted["digest"]
@@ -75,6 +65,6 @@ def test_native_gate_passes_the_feed_tests(native_dir: Path) -> None:
     """Samples, fast paths, the emulator with every fault, worker processes: compiled."""
     tests = sorted(str(p.relative_to(ROOT)) for p in HERE.glob("test_*.py"))
     tests.remove(str(Path(__file__).relative_to(ROOT)))
-    run = _run(["-c", NATIVE_PYTEST, *tests], str(native_dir))
+    run = run_python(["-c", NATIVE_PYTEST, *tests], native_dir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout

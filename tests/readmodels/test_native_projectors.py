@@ -5,13 +5,12 @@ suite passing against it. The build is the shared ``native_dir`` of tests/confte
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.native_support import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,18 +53,9 @@ pytestmark = [
 ]
 
 
-def _run(code: str, pythonpath: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-
-
 def test_native_projectors_write_the_same_rows_as_interpreted(native_dir: Path) -> None:
-    interpreted = _run(PROJECT, None)
-    native = _run(PROJECT, str(native_dir))
+    interpreted = run_python(["-c", PROJECT], None)
+    native = run_python(["-c", PROJECT], native_dir)
     assert interpreted.returncode == 0, interpreted.stderr[-3000:]
     assert native.returncode == 0, native.stderr[-3000:]
     kind_i, digest_i = interpreted.stdout.split()
@@ -75,6 +65,6 @@ def test_native_projectors_write_the_same_rows_as_interpreted(native_dir: Path) 
 
 
 def test_native_projectors_pass_the_sqlite_conformance_suite(native_dir: Path) -> None:
-    run = _run(CONFORMANCE, str(native_dir))
+    run = run_python(["-c", CONFORMANCE], native_dir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout
