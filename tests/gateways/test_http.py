@@ -80,6 +80,17 @@ def test_malformed_request_is_400_and_closed(server: RunningServer) -> None:
         assert status.startswith(b"HTTP/1.1 400") and _closed(sock)
 
 
+def test_absolute_form_urls_with_and_without_a_path_are_routed(server: RunningServer) -> None:
+    # httptools gives None for absent URL parts; the compiled gateway must not trip on it.
+    with _connect(server) as sock:
+        sock.sendall(
+            b"GET http://x HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET http://x/api/v1/time?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        [(first, _, _), (second, _, _)] = _read_answers(sock, 2)
+        assert first.startswith(b"HTTP/1.1 404") and second.startswith(b"HTTP/1.1 200")
+
+
 def test_head_answers_without_a_body(server: RunningServer) -> None:
     with _connect(server) as sock:
         sock.sendall(
