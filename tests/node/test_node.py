@@ -132,3 +132,26 @@ def test_node_interval_fsync_policy_acknowledges_and_recovers(tmp_path: Path) ->
         await reopened.close()
 
     asyncio.run(run())
+
+
+def test_node_snapshot_bytes_equal_engine_snapshot_and_restore() -> None:
+    """The node encodes snapshots with msgspec; they must be the domain's canonical JSON."""
+    from cambist.node.node import snapshot_bytes
+    from cambist.workloads import STANDARD_MARKETS, RandomTrader, sequence
+    from cambist.workloads import setup_commands as standard_setup
+
+    setup = standard_setup(STANDARD_MARKETS, accounts=20, funds=10**9)
+    trader = RandomTrader(3, STANDARD_MARKETS, 20, first_seq=len(setup) + 1)
+    engine = Engine()
+    for cmd in sequence([*setup, *trader.commands(5_000)]):
+        engine.apply(cmd)
+    assert engine.orders  # a book to write
+    assert snapshot_bytes(engine) == engine.snapshot()
+    # text outside ASCII is UTF-8 rather than \u escapes: still the same state once restored
+    nxt = engine.last_seq + 1
+    deposit = c.Deposit(account=1, asset="BTC", amount=5, reference="dépôt-€-1")
+    deposit.seq, deposit.ts = nxt, engine.last_ts + 1
+    engine.apply(deposit)
+    data = snapshot_bytes(engine)
+    assert "dépôt-€-1".encode() in data
+    assert Engine.restore(data).state_hash() == engine.state_hash()

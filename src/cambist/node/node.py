@@ -21,11 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import structlog
 
 from cambist.domain.commands import Command
 from cambist.domain.engine import Engine, EngineHalted
 from cambist.domain.events import Event
+from cambist.domain.state import export_state
 from cambist.log.codec import encode_chunk
 from cambist.log.journal import Journal
 from cambist.log.recovery import gc_paused, recover
@@ -33,6 +35,18 @@ from cambist.log.segments import SNAPSHOTS_DIR
 from cambist.log.snapshots import SnapshotStore
 
 log = structlog.get_logger("cambist.node")
+
+
+def snapshot_bytes(engine: Engine) -> bytes:
+    """The engine's snapshot (:func:`cambist.domain.state.snapshot`'s canonical JSON), encoded by
+    msgspec instead of the stdlib ``json`` the pure domain is limited to.
+
+    It runs on the event loop, where every request waits for it: 200,000 open orders took 0.6 s
+    to encode with ``json.dumps`` and 0.14 s with msgspec. The bytes are the same (sorted keys,
+    compact separators) except that text outside ASCII is written as UTF-8 rather than
+    ``\\u`` escapes, which any JSON reader, ``Engine.restore`` included, reads as the same value.
+    """
+    return msgspec.json.encode(export_state(engine), order="sorted")
 
 
 @dataclass(slots=True)
@@ -191,7 +205,7 @@ class Node:
             return  # one at a time; the next due check after it finishes catches up
         seq = self.engine.last_seq
         with gc_paused():  # a snapshot builds a row per open order: 2-2.6x faster without GC
-            payload = self.engine.snapshot()  # on the loop: it must see one consistent state
+            payload = snapshot_bytes(self.engine)  # on the loop: it must see one consistent state
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
         self._snapshot_task = asyncio.ensure_future(self._write_snapshot(seq, payload))
@@ -211,7 +225,7 @@ class Node:
         newest = self.snapshots.paths()[:1]
         if seq and (not newest or newest[0][0] != seq):
             with gc_paused():
-                payload = self.engine.snapshot()
+                payload = snapshot_bytes(self.engine)
             await self._write_snapshot(seq, payload)
         self._since_snapshot = 0
 
