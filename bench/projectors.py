@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _machine import describe
+from cambist.domain.commands import CancelOrder
 from cambist.domain.engine import Engine
 from cambist.readmodels import queries, schema
 from cambist.readmodels.projectors import OrdersProjector
@@ -253,8 +254,6 @@ class NodeLoad:
             self.planned.append((roll < 0.3, order))
 
     def command(self) -> Any:
-        from cambist.domain.commands import CancelOrder
-
         if not self.planned:
             self.prepare(1_000)
         cancel, order = self.planned.popleft()
