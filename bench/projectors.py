@@ -323,7 +323,13 @@ async def _drive(
     load.prepare(int(rate * duration * 1.02) + 1_000)
     tune_gc(Metrics())  # as `cambist serve` does for its node
     env = {**os.environ, "CAMBIST_LOG_LEVEL": "warning"}
-    runners = [
+    in_serve = None
+    if args.in_serve:  # as `cambist serve` runs them by default: fed the node's own events
+        from cambist.server.projectors import ServeProjectors
+
+        in_serve = ServeProjectors(node, data_dir, db_url)
+        await in_serve.start()
+    runners = [] if args.in_serve else [
         subprocess.Popen(
             [sys.executable, "-c", "from cambist.cli import main; main()", "projector", "run",
              *names, "--data-dir", str(data_dir), "--db", db_url,
@@ -384,6 +390,8 @@ async def _drive(
     finally:
         stop.set()
         poller.join()
+        if in_serve is not None:
+            await in_serve.stop()
         for r in runners:
             r.terminate()
         for r in runners:
@@ -475,6 +483,7 @@ def lag_compare(args: argparse.Namespace) -> None:
                        "--duration", str(args.duration), "--backends", backend,
                        "--snapshot-every", str(args.snapshot_every),
                        *(["--split"] if args.split else []),
+                       *(["--in-serve"] if args.in_serve else []),
                        *(["--max-delay", str(args.max_delay)] if args.max_delay else [])]  # fmt: skip
                 run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
                 result = json.loads(run.stdout.strip().splitlines()[-1])[backend]
@@ -545,6 +554,12 @@ def main() -> None:
         type=float,
         default=None,
         help="for --node-lag: the projector processes' --max-delay (default: theirs)",
+    )
+    ap.add_argument(
+        "--in-serve",
+        action="store_true",
+        help="for --node-lag: the projectors in the node's process, fed its events, as"
+        " `cambist serve` runs them by default (node CPU then includes them)",
     )
     ap.add_argument(
         "--split",
