@@ -30,6 +30,7 @@ NATIVE_GROUPS: dict[str, tuple[str, ...]] = {
         f"cambist/gateways/rest/{name}.py"
         for name in ("app", "auth", "convert", "http", "sequencer", "trading", "view")
     ),
+    "log": ("cambist/log/hotcodec.py",),  # the PlaceOrder/CancelOrder codec (journal, replay)
     "readmodels": tuple(f"cambist/readmodels/{m}.py" for m in ("projectors", "ledger", "runner")),
     "feeds": tuple(  # the market-data hot path; msgspec Structs stay in uncompiled _*_wire.py
         f"cambist/feeds/{m}.py"

@@ -102,6 +102,27 @@ def _generate(cls: type[Command]) -> None:
 for _cls in COMMAND_TYPES:
     _generate(_cls)
 
+
+def _install_hand_written() -> None:
+    """The hand-written pair for the two commonest commands (see :mod:`cambist.log.hotcodec`)
+    when mypyc compiled it, and only while their fields are still the ones it was written for.
+    Interpreted, the generated decoder is the faster one (it fills a bare instance instead of
+    calling the keyword constructor), so it stays."""
+    from cambist.log import hotcodec
+
+    if str(hotcodec.__file__).endswith(".py"):
+        return
+    for cls, encode, make, tag in (
+        (_commands.PlaceOrder, hotcodec.encode_place, hotcodec.make_place, hotcodec.PLACE_TAG),
+        (_commands.CancelOrder, hotcodec.encode_cancel, hotcodec.make_cancel, hotcodec.CANCEL_TAG),
+    ):
+        if tuple(f.name for f in dataclasses.fields(cls)) == hotcodec.FIELDS[cls]:
+            _ENCODERS[cls] = encode  # type: ignore[assignment]
+            _MAKERS[tag] = make
+
+
+_install_hand_written()
+
 _ARRAY32 = struct.Struct(">BI")
 
 
