@@ -12,6 +12,7 @@ import enum
 import hashlib
 
 from cambist.feeds._native import mypyc_attr
+from cambist.feeds.scaled import Boxed
 from cambist.feeds.types import NO_SEQ, BookUpdate, Level
 
 
@@ -36,14 +37,18 @@ class L2Book:
         self.apply(bids, asks)
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
+        # levels read as objects (``Boxed``): compiled, ``int`` would mean a new object for
+        # every key and size stored
+        rows: list[tuple[Boxed, Boxed]] = bids
         side = self.bids
-        for px, sz in bids:
+        for px, sz in rows:
             if sz:
                 side[px] = sz
             else:
                 side.pop(px, None)
+        rows = asks
         side = self.asks
-        for px, sz in asks:
+        for px, sz in rows:
             if sz:
                 side[px] = sz
             else:

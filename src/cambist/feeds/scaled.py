@@ -11,14 +11,25 @@ Exponent forms (``1E+2``) and other rare spellings take an exact ``Decimal`` pat
 
 Prices and sizes repeat heavily, so each scale keeps a cache keyed by the exact text; it
 is bounded by clearing it when it grows too large.
+
+Compiled, values stay Python objects (``Boxed``): mypyc keeps an ``int`` in a machine word
+and makes a new object each time it is stored in a tuple, list or Struct, so a cached price
+read as ``int`` cost an allocation per use (about 1,200 instructions per message of the mix);
+read as ``Any`` it is the cached object itself.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from cambist.feeds.types import FeedError, Level
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
+
+Boxed = Any
+"""An exact scaled ``int`` that compiled code passes on as the object it is (see above)."""
 
 POW10: tuple[int, ...] = tuple(10**i for i in range(64))
 _LIMIT = 200_000
@@ -78,13 +89,19 @@ def parse(text: str, scale: int) -> int:
 def digits(text: str, scale: int) -> int:
     """Same value or ``FeedError`` as ``parse``, in one pass over the characters with the
     value in a machine integer: no partition, concatenation or ``int(str)``. Meant for the
-    compiled build; anything but ASCII digits with at most one inner point takes ``parse``."""
-    n = len(text)
-    v = 0
-    point = -1
-    i = 0
+    compiled build; anything but ASCII digits with at most one inner point takes ``parse``.
+
+    The value is an ``i64`` (compiled: a plain machine word; mypyc's ``int`` takes a slow
+    path for every product above 2**30, i.e. the last four digits of a price). At most 18
+    digits in and out keep it exact; longer text and larger results take ``parse``."""
+    n: i64 = len(text)
+    if n == 0 or n > 19:
+        return parse(text, scale)
+    v: i64 = 0
+    point: i64 = -1
+    i: i64 = 0
     while i < n:
-        c = ord(text[i])
+        c: i64 = ord(text[i])
         if 48 <= c <= 57:
             v = v * 10 + (c - 48)
         elif c == 46 and point < 0 and i > 0:
@@ -92,15 +109,22 @@ def digits(text: str, scale: int) -> int:
         else:
             return parse(text, scale)
         i += 1
-    if n == 0:
-        return parse(text, scale)
-    frac = 0 if point < 0 else n - point - 1
-    if frac > scale:
-        v, extra = divmod(v, POW10[frac - scale])
-        if extra:
-            raise FeedError(f"{text!r} has more than {scale} decimals")
+    frac: i64 = 0 if point < 0 else n - point - 1
+    s: i64 = scale
+    if frac > s:
+        while frac > s:
+            if v % 10:
+                raise FeedError(f"{text!r} has more than {scale} decimals")
+            v = v // 10
+            frac -= 1
         return v
-    return v * POW10[scale - frac]
+    ndigits: i64 = n if point < 0 else n - 1
+    if ndigits + s - frac > 18:
+        return parse(text, scale)
+    while frac < s:
+        v = v * 10
+        frac += 1
+    return v
 
 
 def _parse_decimal(text: str, scale: int) -> int:
@@ -120,35 +144,40 @@ def _parse_decimal(text: str, scale: int) -> int:
     return int(q)
 
 
-def scaled(text: str, c: dict[str, int], scale: int) -> int:
-    """One value through the cache ``c`` of ``scale``."""
-    v = c.get(text)
+def scaled(text: str, c: dict[str, int], scale: int) -> Boxed:
+    """One value through the cache ``c`` of ``scale`` (the cached object itself)."""
+    v: Boxed = c.get(text)
     if v is None:
-        v = digits(text, scale) if NATIVE else parse(text, scale)
-        if len(c) >= _LIMIT:
-            c.clear()
-        c[text] = v
+        return _miss(text, c, scale)
+    return v
+
+
+def _miss(text: str, c: dict[str, int], scale: int) -> Boxed:
+    v: Boxed = digits(text, scale) if NATIVE else parse(text, scale)
+    if len(c) >= _LIMIT:
+        c.clear()
+    c[text] = v
     return v
 
 
 def levels(raw: list[tuple[str, str]], u: Units) -> list[Level]:
     """``[[price, size], ...]`` as text to exact scaled ``(price, size)`` integers."""
     pc, sc = u.pc, u.sc
-    out: list[Level] = []
+    out: list[Boxed] = []
     for p, q in raw:
         # ``pc.get`` each time, not a bound method kept in a local: compiled, that is a
         # native dict lookup, while calling a bound method is a generic Python call
-        ip = pc.get(p)
+        ip: Boxed = pc.get(p)
         if ip is None:
-            ip = scaled(p, pc, u.price)
-        iq = sc.get(q)
+            ip = _miss(p, pc, u.price)
+        iq: Boxed = sc.get(q)
         if iq is None:
-            iq = scaled(q, sc, u.size)
+            iq = _miss(q, sc, u.size)
         out.append((ip, iq))
     return out
 
 
-def number(v: str | int, c: dict[str, int], scale: int) -> int:
+def number(v: str | int, c: dict[str, int], scale: int) -> Boxed:
     """A JSON number decoded with ``float_hook=str``: an ``int`` or the number's text."""
     if type(v) is int:
         if v < 0:

@@ -18,7 +18,7 @@ from typing import ClassVar
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
-from cambist.feeds.scaled import Scale, scaled, text
+from cambist.feeds.scaled import Boxed, Scale, scaled, text
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
 from cambist.feeds.types import (
     NO_SEQ,
@@ -175,14 +175,13 @@ class Session(VenueSession):
             for ev in env.events:
                 symbol, un = self.instrument(ev.product_id)
                 pc, ps, sc, ss = un.pc, un.price, un.sc, un.size
-                pget, sget = pc.get, sc.get
-                bids: list[Level] = []
-                asks: list[Level] = []
+                bids: list[tuple[Boxed, Boxed]] = []  # objects (see ``scaled.Boxed``)
+                asks: list[tuple[Boxed, Boxed]] = []
                 for u in ev.updates:
-                    p = pget(u.price_level)
+                    p: Boxed = pc.get(u.price_level)
                     if p is None:
                         p = scaled(u.price_level, pc, ps)
-                    q = sget(u.new_quantity)
+                    q: Boxed = sc.get(u.new_quantity)
                     if q is None:
                         q = scaled(u.new_quantity, sc, ss)
                     if u.side == "bid":

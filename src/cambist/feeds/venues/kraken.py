@@ -20,7 +20,7 @@ from typing import ClassVar
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
-from cambist.feeds.scaled import Units, number, text
+from cambist.feeds.scaled import Boxed, Units, number, text
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
 from cambist.feeds.types import NO_SEQ, Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
@@ -115,7 +115,8 @@ class CrcBook(L2Book):
 def _apply(
     levels: list[Level], side: dict[int, int], text: dict[int, str], prices: list[int]
 ) -> None:
-    for px, sz in levels:
+    rows: list[tuple[Boxed, Boxed]] = levels  # objects, not new ints (see ``scaled.Boxed``)
+    for px, sz in rows:
         if sz:
             if px not in side:
                 insort(prices, px)
@@ -143,7 +144,10 @@ class KrakenBook(SyncedBook):
 
 def _lv(levels: list[KLevel], u: Units) -> list[Level]:
     pc, ps, sc, ss = u.pc, u.price, u.sc, u.size
-    return [(number(x.price, pc, ps), number(x.qty, sc, ss)) for x in levels]
+    out: list[tuple[Boxed, Boxed]] = [
+        (number(x.price, pc, ps), number(x.qty, sc, ss)) for x in levels
+    ]
+    return out
 
 
 class Session(VenueSession):

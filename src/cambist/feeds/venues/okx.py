@@ -13,7 +13,7 @@ from typing import ClassVar
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
-from cambist.feeds.scaled import Units, scaled, text
+from cambist.feeds.scaled import Boxed, Units, scaled, text
 from cambist.feeds.types import Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
 from cambist.feeds.venues._okx_wire import (
@@ -51,13 +51,13 @@ class OkxBook(SyncedBook):
 def _lv(raw: list[OkxLevel], u: Units) -> list[Level]:
     """``[price, size, _, _]`` levels to scaled ``(price, size)`` in one pass (no pairs list)."""
     pc, ps, sc, ss = u.pc, u.price, u.sc, u.size
-    out: list[Level] = []
+    out: list[tuple[Boxed, Boxed]] = []  # objects, not new ints (see ``scaled.Boxed``)
     for x in raw:
         p, q = x[0], x[1]
-        ip = pc.get(p)
+        ip: Boxed = pc.get(p)
         if ip is None:
             ip = scaled(p, pc, ps)
-        iq = sc.get(q)
+        iq: Boxed = sc.get(q)
         if iq is None:
             iq = scaled(q, sc, ss)
         out.append((ip, iq))
