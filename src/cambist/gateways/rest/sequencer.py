@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from bisect import bisect_left
+from collections import deque
 from typing import Any, Protocol
 
 import structlog
@@ -62,6 +63,8 @@ class Sequencer:
         self.max_batch = max_batch
         self.max_inflight = max_inflight
         self.subscription: asyncio.Queue[AppliedLike] = node.subscribe()
+        buffer = getattr(self.subscription, "_queue", None)  # CPython's asyncio.Queue storage
+        self._buffer: deque[AppliedLike] | None = buffer if isinstance(buffer, deque) else None
         self._cmds: list[Command] = []
         self._futures: list[asyncio.Future[AppliedLike]] = []
         self._idem: list[IdemRecord] = []
@@ -172,24 +175,34 @@ class Sequencer:
 
     def _observe(self, cmds: list[Command], arrived: list[float], now: float, took: float) -> None:
         """Metrics once per group commit: counts per command type added up first, latencies
-        straight into the histogram's buckets (per command, these calls were ~3% of the CPU)."""
+        straight into the histogram's buckets (per command, these calls were ~3% of the CPU).
+
+        The per-command loop looks up each command type's series once per batch (by the type
+        object: no ``__name__`` lookup or label tuple per command) and counts it there; the
+        counter and the histogram's sum are added to once per type."""
         m = self.metrics
         m.batch_size.observe(len(cmds))
         m.batch_latency.observe(took)
         hist = m.command_latency
         buckets = hist.buckets
-        counts: dict[str, int] = {}
+        by_type: dict[type, tuple[list[float], list[float]]] = {}
         for cmd, t in zip(cmds, arrived, strict=True):
-            name = type(cmd).__name__
-            counts[name] = counts.get(name, 0) + 1
-            series = hist.series.get((name,))
-            if series is None:
-                series = hist.series[(name,)] = [0.0] * (len(buckets) + 2)
+            kind = type(cmd)
+            found = by_type.get(kind)
+            if found is None:
+                label = (kind.__name__,)
+                series = hist.series.get(label)
+                if series is None:
+                    series = hist.series[label] = [0.0] * (len(buckets) + 2)
+                found = by_type[kind] = (series, [0.0, 0.0])
             value = now - t
-            series[bisect_left(buckets, value)] += 1
-            series[-1] += value
-        for name, n in counts.items():
-            m.commands.inc(name, amount=n)
+            found[0][bisect_left(buckets, value)] += 1.0
+            tally = found[1]
+            tally[0] += 1.0
+            tally[1] += value
+        for kind, (series, tally) in by_type.items():
+            series[-1] += tally[1]
+            m.commands.inc(kind.__name__, amount=tally[0])
 
     # -- the view's feed ----------------------------------------------------------------------
 
@@ -201,17 +214,28 @@ class Sequencer:
 
     def catch_up(self) -> None:
         """Fold everything already published into the view, without yielding."""
+        self._drain()
+        self._wake()
+
+    def _drain(self) -> None:
+        """Fold what the subscription holds. ``asyncio.Queue.empty`` and ``get_nowait`` are
+        interpreted Python (four calls per item: ~2.8k instructions per command, counted with
+        callgrind), so the queue's own deque is read directly when it has one; nothing waits
+        to put into this unbounded queue, so taking items leaves it consistent."""
+        buffer = self._buffer
+        if buffer is not None:
+            while buffer:
+                self._fold(buffer.popleft())
+            return
         q = self.subscription
         while not q.empty():
             self._fold(q.get_nowait())
-        self._wake()
 
     async def _pump(self) -> None:
         q = self.subscription
         while True:
             self._fold(await q.get())
-            while not q.empty():
-                self._fold(q.get_nowait())
+            self._drain()
             self._wake()
 
     def _wake(self) -> None:
