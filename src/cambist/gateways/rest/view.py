@@ -273,9 +273,18 @@ class View:
             return
         ts = applied.ts
         for event in applied.events:
-            handler = _HANDLERS.get(type(event))
-            if handler is not None:
-                handler(self, event, applied, seq, ts)
+            # The events of order entry are folded by direct (native) calls; the table's
+            # generic calls cost ~1.7k instructions each compiled (callgrind).
+            if isinstance(event, ev.OrderAccepted):
+                self._on_accepted(event, applied, seq, ts)
+            elif isinstance(event, ev.Trade):
+                self._on_trade(event, applied, seq, ts)
+            elif isinstance(event, ev.OrderCancelled):
+                self._on_cancelled(event, applied, seq, ts)
+            else:
+                handler = _HANDLERS.get(type(event))
+                if handler is not None:
+                    handler(self, event, applied, seq, ts)
         if self._takers:
             # A market order never rests: one still live after its command filled completely
             # (its budget ran out exactly, so the engine had nothing left to release).
