@@ -31,24 +31,48 @@ _FORMAT_CODE = {
 }
 _PLAIN = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
 _POW10: list[int] = [10**i for i in range(40)]
+_UNITS_CACHE: list[dict[str, int]] = [{} for _ in range(31)]
+
+
+def plain_units(text: str, scale: int) -> int:
+    """Minor units of ``digits[.digits]`` text (at most 20 whole digits, at most ``scale`` and
+    30 decimals, at most ``MAX_UNITS``), else -1. Whatever it accepts also matches the wire's
+    ``Decimal`` pattern, so the order fast path can skip that regex.
+
+    Orders repeat the same prices and sizes, so the value is remembered per scale (as
+    :func:`fmt` remembers text): a dict hit is a fifth of the split and ``int`` calls.
+    """
+    cache = _UNITS_CACHE[scale] if scale < 31 else None
+    if cache is not None:
+        known = cache.get(text)
+        if known is not None:
+            return known
+    whole, dot, frac = text.partition(".")
+    if (
+        whole.isascii() and whole.isdigit() and len(whole) <= 20
+        and (not dot or (frac.isascii() and frac.isdigit() and len(frac) <= scale <= 30))
+    ):  # fmt: skip
+        value = int(whole) * _POW10[scale] + (int(frac) * _POW10[scale - len(frac)] if frac else 0)
+        if value <= MAX_UNITS:
+            if cache is not None:
+                if len(cache) >= 65_536:
+                    cache.clear()
+                cache[text] = value
+            return value
+    return -1
 
 
 def units(text: str | None, scale: int, field: str) -> int:
     """Parse a non-negative decimal string into minor units (0 for None).
 
-    The hot path (text already matched the wire pattern ``digits[.digits]``) is a split and two
-    ``int`` calls; anything else goes through :func:`parse_units` for the exact error.
+    The hot path (text already matched the wire pattern ``digits[.digits]``) is
+    :func:`plain_units`; anything else goes through :func:`parse_units` for the exact error.
     """
     if text is None:
         return 0
-    whole, dot, frac = text.partition(".")
-    if (
-        whole.isascii() and whole.isdigit() and len(whole) <= 20
-        and (not dot or (frac.isascii() and frac.isdigit() and len(frac) <= scale))
-    ):  # fmt: skip
-        value = int(whole) * _POW10[scale] + (int(frac) * _POW10[scale - len(frac)] if frac else 0)
-        if value <= MAX_UNITS:
-            return value
+    value = plain_units(text, scale)
+    if value >= 0:
+        return value
     bad_text, bad_grid = _FORMAT_CODE.get(field, ("invalid_field", "invalid_field"))
     if _PLAIN.fullmatch(text) is None:
         raise ApiError(str(bad_text), f"{field} must be a non-negative decimal string", field)

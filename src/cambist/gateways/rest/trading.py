@@ -22,13 +22,16 @@ from cambist.domain.money import format_units
 from cambist.domain.types import OrderType, SelfTradePrevention, Side, TimeInForce
 from cambist.gateways.rest import wire
 from cambist.gateways.rest.app import Request, Response, decode_body, json_response
-from cambist.gateways.rest.convert import fill_out, order_out, parse_time, units
+from cambist.gateways.rest.convert import fill_out, order_out, parse_time, plain_units, units
 from cambist.gateways.rest.errors import ApiError, rejected
 from cambist.gateways.rest.keystore import IdemRecord, KeyStore
 from cambist.gateways.rest.sequencer import Sequencer
 from cambist.gateways.rest.view import AppliedLike, MarketView, OrderState, View
 
 _ORDER = msgspec.json.Decoder(wire.OrderRequest)
+_ORDER_TEXT = msgspec.json.Decoder(wire.OrderRequestText)
+_UPPER_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_CLIENT_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
 _AMEND = msgspec.json.Decoder(wire.AmendRequest)
 _KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _STATUS_FILTER = {"open", "closed", "all"}
@@ -59,6 +62,21 @@ def time_param(query: dict[str, str], name: str) -> int | None:
         raise ApiError("invalid_parameter", err.message, name) from None
 
 
+def _upper_digits(text: str) -> bool:
+    return 0 < len(text) <= 12 and all(ch in _UPPER_DIGITS for ch in text)
+
+
+def market_name_ok(text: str) -> bool:
+    """``wire.MarketName``'s pattern ``^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$``."""
+    base, dash, quote = text.partition("-")
+    return bool(dash) and _upper_digits(base) and _upper_digits(quote)
+
+
+def client_id_ok(text: str) -> bool:
+    """``wire.ClientId``: at most 64 of ``A-Za-z0-9_.:-`` (stripping them all leaves nothing)."""
+    return len(text) <= 64 and not text.strip(_CLIENT_ID_CHARS)
+
+
 def path_id(text: str) -> int:
     """An order id from the path; anything that is not one names no order (404)."""
     if not text.isdigit() or len(text) > 18:
@@ -72,6 +90,8 @@ class Trading:
         self.store = store
         self.sequencer = sequencer
         self.inflight: dict[tuple[int, str], tuple[bytes, asyncio.Future[Response]]] = {}
+        self._market_names: set[str] = set()
+        """Names of existing markets that matched ``wire.MarketName`` (fast_place_command)."""
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -92,6 +112,62 @@ class Trading:
         return None
 
     # -- POST /orders -------------------------------------------------------------------------
+
+    def fast_place_command(self, raw: bytes, account: int) -> PlaceOrder | None:
+        """The command for an order body on the common path, or None to take the checked one.
+
+        msgspec checks a ``pattern`` by calling Python's ``re`` for each constrained field (3.6
+        of the 4.1 us it took to decode an order here), so the body is decoded as the
+        pattern-free ``wire.OrderRequestText`` and its constrained fields are checked here while
+        being converted: a known market whose name matches its pattern, decimals that
+        :func:`plain_units` takes (which all match theirs), a client id of allowed characters.
+        Anything else (a decoding error, an unusual field, an ``expire_time``) returns None and
+        the caller decodes ``wire.OrderRequest`` with its patterns and builds the command with
+        :meth:`place_command`, so every refusal is the one the patterns and checks give; and
+        whatever this returns is what that path would have built.
+        """
+        try:
+            body = _ORDER_TEXT.decode(raw)
+        except msgspec.MsgspecError:
+            return None
+        name = body.market
+        m = self.view.markets.get(name)
+        if m is None or body.expire_time is not None:
+            return None
+        if name not in self._market_names:
+            if not market_name_ok(name):
+                return None
+            self._market_names.add(name)  # bounded: only names of markets that exist
+        cid = body.client_order_id
+        if cid is not None and not client_id_ok(cid):
+            return None
+        assets = self.view.assets
+        qs, bs = assets[m.quote], assets[m.base]
+        price = 0 if body.price is None else plain_units(body.price, qs)
+        quantity = 0 if body.quantity is None else plain_units(body.quantity, bs)
+        quote_quantity = 0 if body.quote_quantity is None else plain_units(body.quote_quantity, qs)
+        stop_price = 0 if body.stop_price is None else plain_units(body.stop_price, qs)
+        if price < 0 or quantity < 0 or quote_quantity < 0 or stop_price < 0:
+            return None
+        kind = body.type
+        tif = body.time_in_force
+        return PlaceOrder(
+            account=account,
+            market=name,
+            side=_SIDES[body.side],
+            order_type=_TYPES[kind],
+            time_in_force=_TIFS[tif]
+            if tif is not None
+            else (_GTC if kind in ("limit", "stop_limit") else _IOC),
+            price=price,
+            quantity=quantity,
+            quote_quantity=quote_quantity,
+            stop_price=stop_price,
+            expire_ts=0,
+            post_only=body.post_only,
+            client_order_id=cid or "",
+            stp=_STPS[body.self_trade_prevention],
+        )
 
     def place_command(self, body: wire.OrderRequest, account: int) -> PlaceOrder:
         m = self.market(body.market)
@@ -126,10 +202,12 @@ class Trading:
         return json_response(out, 201)
 
     async def place(self, req: Request) -> Response:
-        body = decode_body(req.body, _ORDER)
+        fast = self.fast_place_command(req.body, req.account)
+        body = decode_body(req.body, _ORDER) if fast is None else None
         raw_key = req.headers.get(b"idempotency-key")
         if raw_key is None:
-            cmd = self.place_command(body, req.account)
+            cmd = fast if body is None else self.place_command(body, req.account)
+            assert cmd is not None
             return self.placed(await self.sequencer.submit(cmd))
         key = raw_key.decode("latin-1")
         if _KEY.fullmatch(key) is None:
@@ -159,7 +237,8 @@ class Trading:
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self.inflight[(account, key)] = (digest, fut)
         try:
-            cmd = self.place_command(body, account)
+            cmd = fast if body is None else self.place_command(body, account)
+            assert cmd is not None
             if not cmd.client_order_id:
                 cmd.client_order_id = key  # the key rides in the sequenced command itself
             rec = IdemRecord(account, key, digest, cmd.client_order_id, self.view.last_seq)
