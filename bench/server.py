@@ -5,7 +5,10 @@ concurrent callers on a real node (fsync=always) and reports
 the CPU time per request for GET /api/v1/time and for POST /api/v1/orders, so the gateway's own
 cost can be told apart from the HTTP server's and the load generator's.
 
-    .venv/bin/python bench/server.py [--orders 20000] [--concurrency 64] [--profile]
+    .venv/bin/python bench/server.py [--orders 20000] [--concurrency 64] [--profile] [--no-time]
+
+``--no-time`` skips the ``GET /api/v1/time`` round, so that instruction counts taken over the
+whole process (callgrind at two ``--orders`` values, differenced) are orders' alone.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ async def call(app: Any, method: str, path: str, body: bytes, headers: dict[byte
     return int(resp.status)
 
 
-async def main(n: int, concurrency: int, profile: bool) -> None:
+async def main(n: int, concurrency: int, profile: bool, time_round: bool = True) -> None:
     data = Path(tempfile.mkdtemp())
     cfg = load_config(env={}, overrides={"data_dir": data})
     node = await Node.open(data)
@@ -98,7 +101,8 @@ async def main(n: int, concurrency: int, profile: bool) -> None:
             status = await call(app, "POST", "/api/v1/orders", body, h)
             assert status == 201, status
 
-    for label, orders in (("GET /api/v1/time", False), ("POST /api/v1/orders", True)):
+    rounds = [("GET /api/v1/time", False)] if time_round else []
+    for label, orders in [*rounds, ("POST /api/v1/orders", True)]:
         per = n // concurrency
         prof = cProfile.Profile() if profile and orders else None
         signed = [requests(k, per) if orders else None for k in traders]
@@ -134,5 +138,6 @@ if __name__ == "__main__":
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-time", action="store_true", help="skip the GET /api/v1/time round")
     args = parser.parse_args()
-    uvloop.run(main(args.orders, args.concurrency, args.profile))
+    uvloop.run(main(args.orders, args.concurrency, args.profile, not args.no_time))
