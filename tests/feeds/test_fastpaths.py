@@ -110,3 +110,37 @@ def test_scaled_digits_loop_same_as_parse(txt: str, scale: int) -> None:
     except FeedError as e:
         got = f"FeedError: {e}"
     assert got == want
+
+
+@given(st.binary(max_size=40), st.sampled_from([b"", b"@", b'"', b"@aggTrade", b'@x"']))
+def test_binance_stream_kind_loop_same_as_find(tail: bytes, mid: bytes) -> None:
+    """Compiled, the stream kind is read by a byte loop: the same bytes as the ``find``
+    reading for any message with the combined-stream prefix (including broken ones)."""
+    from cambist.feeds.venues.binance import _COMBINED, _kind, _kind_found
+
+    raw = _COMBINED + mid + tail
+    assert _kind(raw) == _kind_found(raw)
+    assert _kind(b'{"e":"trade"}') is None
+
+
+@given(st.integers(-(10**20), 10**20))
+def test_ms_ns_exact_for_any_integer(ms: int) -> None:
+    from cambist.feeds.timefmt import ms_ns
+
+    assert ms_ns(ms) == ms * 1_000_000
+
+
+def test_one_connection_parses_without_the_memo() -> None:
+    """The memo only pays when a second copy of each message comes: with one connection the
+    parse is not stored."""
+    out: list[Record] = []
+    merger = Merger(out.append)
+    core = Core(VENUES["okx"], ["BTC-USDT"], 0, merger, Counters())
+    raw = (
+        b'{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT",'
+        b'"tradeId":"4","px":"1.5","sz":"2","side":"sell","ts":"1","seqId":-1}]}'
+    )
+    assert core.handle(raw, 3) == []
+    assert len(out) == 1 and not merger.memo.new
+    Core(VENUES["okx"], ["BTC-USDT"], 1, merger, Counters()).handle(raw, 3)
+    assert len(out) == 1 and merger.duplicates == 1 and list(merger.memo.new) == [raw]

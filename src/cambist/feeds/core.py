@@ -75,6 +75,8 @@ class Core:
         """One wire message. Returns the symbols whose book must be resynchronised."""
         self.stats.messages += 1
         memo = self.memo
+        if memo is not None and len(self.merger.connections) < 2:
+            memo = None  # one connection: no second copy will reuse the parse
         events = memo.get(raw) if memo is not None else None
         if events is None:
             try:

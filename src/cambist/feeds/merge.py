@@ -86,6 +86,8 @@ class Merger:
         self.duplicates = 0
         self.resnapshots = 0
         self.failovers = 0
+        self.connections: set[int] = set()
+        """Every connection that registered a book: with one, nothing is parsed twice."""
         self.memo: ParseMemo[list[Event]] = ParseMemo()
         self.venue_memo: ParseMemo[Any] = ParseMemo()
         """For venues whose parse is stateful: they memoize their stateless part here."""
@@ -137,6 +139,7 @@ class Merger:
         if s is None:
             s = self.books[(venue, symbol)] = BookStream(shared, scale)
         s.members[conn] = book
+        self.connections.add(conn)
 
     def book(self, conn: int, u: BookUpdate, synced: SyncedBook, verdict: Verdict) -> None:
         """An update ``synced`` accepted (``APPLIED``) or a snapshot made it live."""

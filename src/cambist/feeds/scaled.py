@@ -55,9 +55,11 @@ _CACHES: dict[int, dict[str, int]] = {}
 class Units:
     """One instrument's scales with their text caches, looked up once per message."""
 
-    __slots__ = ("pc", "price", "sc", "scale", "size")
+    __slots__ = ("pc", "price", "sc", "scale", "size", "symbol")
 
-    def __init__(self, scale: Scale) -> None:
+    def __init__(self, scale: Scale, symbol: str = "") -> None:
+        self.symbol = symbol
+        """The normalized symbol (``VenueSession.unit``: one lookup per message)."""
         self.scale = scale
         self.price, self.size = scale
         self.pc = cache(scale.price)

@@ -55,7 +55,7 @@ class VenueSession(ABC):
         self.by_wire = {to_wire(s): s for s in self.symbols}
         self.scales = {s: (scales or {}).get(s, DEFAULT_SCALE) for s in self.symbols}
         """Decimals of each symbol's prices and sizes (``scaled.py``)."""
-        self.units = {to_wire(s): Units(sc) for s, sc in self.scales.items()}
+        self.units = {to_wire(s): Units(sc, s) for s, sc in self.scales.items()}
         self.memo: ParseMemo[Any] | None = None
         """Shared by the connections of one gate: a stateful parser can memoize the part of
         its work that depends on the bytes alone (see ``coinbase.py``)."""
@@ -73,10 +73,16 @@ class VenueSession(ABC):
 
     def instrument(self, wire: str) -> tuple[str, Units]:
         """The normalized symbol and the scales of a wire instrument name."""
-        try:
-            return self.by_wire[wire], self.units[wire]
-        except KeyError:
-            raise FeedError(f"{self.name}: message for unsubscribed instrument {wire!r}") from None
+        u = self.unit(wire)
+        return u.symbol, u
+
+    def unit(self, wire: str) -> Units:
+        """The scales of a wire instrument name, with its normalized symbol (``.symbol``):
+        one dict lookup and no tuple, for the compiled parsers."""
+        u = self.units.get(wire)
+        if u is None:
+            raise FeedError(f"{self.name}: message for unsubscribed instrument {wire!r}")
+        return u
 
     @abstractmethod
     def subscribe(self) -> list[str]:

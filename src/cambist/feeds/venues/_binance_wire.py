@@ -4,6 +4,10 @@ The parsing and normalising logic in ``binance.py`` is compiled in the native bu
 (tools/build_native.py, group ``feeds``); msgspec Structs defined in a mypyc-compiled module
 do not behave as Structs, so the venue's wire shapes live here, interpreted, and the compiled
 module decodes into them.
+
+Only the fields the parser reads are declared: msgspec skips the others without building
+them (the stream name is read from the bytes before decoding). No wire Struct can hold a
+reference cycle, so none is tracked by the garbage collector (``gc=False``).
 """
 
 from __future__ import annotations
@@ -11,8 +15,7 @@ from __future__ import annotations
 import msgspec
 
 
-class AggTrade(msgspec.Struct):
-    E: int
+class AggTrade(msgspec.Struct, gc=False):
     s: str
     a: int
     p: str
@@ -21,8 +24,7 @@ class AggTrade(msgspec.Struct):
     m: bool
 
 
-class RawTrade(msgspec.Struct):
-    E: int
+class RawTrade(msgspec.Struct, gc=False):
     s: str
     t: int
     p: str
@@ -31,7 +33,7 @@ class RawTrade(msgspec.Struct):
     m: bool
 
 
-class Depth(msgspec.Struct):
+class Depth(msgspec.Struct, gc=False):
     E: int
     s: str
     U: int
@@ -41,7 +43,7 @@ class Depth(msgspec.Struct):
     a: list[tuple[str, str]]
 
 
-class BookTicker(msgspec.Struct):
+class BookTicker(msgspec.Struct, gc=False):
     u: int
     s: str
     b: str
@@ -50,27 +52,23 @@ class BookTicker(msgspec.Struct):
     A: str
 
 
-class AggTradeMsg(msgspec.Struct):
-    stream: str
+class AggTradeMsg(msgspec.Struct, gc=False):
     data: AggTrade
 
 
-class TradeMsg(msgspec.Struct):
-    stream: str
+class TradeMsg(msgspec.Struct, gc=False):
     data: RawTrade
 
 
-class DepthMsg(msgspec.Struct):
-    stream: str
+class DepthMsg(msgspec.Struct, gc=False):
     data: Depth
 
 
-class TickerMsg(msgspec.Struct):
-    stream: str
+class TickerMsg(msgspec.Struct, gc=False):
     data: BookTicker
 
 
-class Control(msgspec.Struct):
+class Control(msgspec.Struct, gc=False):
     id: int | str | None = None
     result: object = None
     e: str = ""

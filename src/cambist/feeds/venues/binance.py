@@ -8,12 +8,13 @@ book is discarded and synced again. ``u`` is global for the book, so connections
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
 from cambist.feeds.scaled import Units, levels, scaled, text
+from cambist.feeds.timefmt import ms_ns
 from cambist.feeds.types import (
     BUY,
     NO_SEQ,
@@ -40,7 +41,12 @@ from cambist.feeds.venues._binance_wire import (
     TradeMsg,
 )
 
+if TYPE_CHECKING:
+    from mypy_extensions import i64
+
 MS = 1_000_000
+_NATIVE: Final = not __file__.endswith(".py")
+"""Compiled by mypyc: the stream kind is read by a native byte loop (see ``_kind``)."""
 
 
 _DEC_AGG = msgspec.json.Decoder(AggTradeMsg)
@@ -53,6 +59,7 @@ _DEC_BARE_AGG = msgspec.json.Decoder(AggTrade)
 _DEC_BARE_TRADE = msgspec.json.Decoder(RawTrade)
 _DEC_BARE_DEPTH = msgspec.json.Decoder(Depth)
 _STREAM_KEY = b'"stream":"'
+_COMBINED = b'{"stream":"'
 
 
 class BinanceBook(SyncedBook):
@@ -144,12 +151,10 @@ class Session(VenueSession):
         return BookUpdate("binance", symbol, True, bids, asks, d.last_update_id, NO_SEQ, 0, recv_ts)
 
     def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
-        i = raw.find(_STREAM_KEY)
         try:
-            if i < 0:
+            kind = _kind(raw)
+            if kind is None:
                 return self._parse_bare(raw, recv_ts)
-            j = raw.find(b'"', i + 10)
-            kind = raw[raw.find(b"@", i, j) + 1 : j]
             if kind == b"aggTrade":
                 return [self._agg(_DEC_AGG.decode(raw).data, recv_ts)]
             if kind.startswith(b"depth"):
@@ -179,18 +184,19 @@ class Session(VenueSession):
 
     def _agg(self, a: AggTrade, recv_ts: int) -> Trade:
         side = SELL if a.m else BUY  # m: the buyer is the maker, so the taker sold
-        symbol, u = self.instrument(a.s)
+        u = self.unit(a.s)
         p, q = scaled(a.p, u.pc, u.price), scaled(a.q, u.sc, u.size)
-        return Trade("binance", symbol, side, p, q, str(a.a), a.T * MS, recv_ts)
+        return Trade("binance", u.symbol, side, p, q, str(a.a), ms_ns(a.T), recv_ts, NO_SEQ)
 
     def _trade(self, t: RawTrade, recv_ts: int) -> Trade:
         side = SELL if t.m else BUY
-        symbol, u = self.instrument(t.s)
+        u = self.unit(t.s)
         p, q = scaled(t.p, u.pc, u.price), scaled(t.q, u.sc, u.size)
-        return Trade("binance", symbol, side, p, q, str(t.t), t.T * MS, recv_ts)
+        return Trade("binance", u.symbol, side, p, q, str(t.t), ms_ns(t.T), recv_ts, NO_SEQ)
 
     def _ticker(self, k: BookTicker, recv_ts: int) -> Quote:
-        symbol, u = self.instrument(k.s)
+        u = self.unit(k.s)
+        symbol = u.symbol
         pc, ps, qc, qs = u.pc, u.price, u.sc, u.size
         return Quote(
             "binance",
@@ -205,18 +211,50 @@ class Session(VenueSession):
         )
 
     def _depth(self, d: Depth, recv_ts: int) -> BookUpdate:
-        symbol, u = self.instrument(d.s)
+        u = self.unit(d.s)
         return BookUpdate(
             "binance",
-            symbol,
+            u.symbol,
             False,
             levels(d.b, u),
             levels(d.a, u),
             d.u,
             d.U - 1,
-            d.E * MS,
+            ms_ns(d.E),
             recv_ts,
+            NO_SEQ,
+            False,
         )
+
+
+def _kind(raw: bytes) -> bytes | None:
+    """The stream kind of a combined-stream message (``aggTrade`` in
+    ``{"stream":"btcusdt@aggTrade","data":...}``), or None for any other message.
+
+    Compiled, a byte loop from the fixed prefix: three ``bytes.find`` calls through the
+    generic method-call path cost about 2,400 instructions per message."""
+    if not raw.startswith(_COMBINED):
+        return None if raw.find(_STREAM_KEY) < 0 else _kind_found(raw)
+    if not _NATIVE:
+        return _kind_found(raw)
+    n: i64 = len(raw)
+    end: i64 = 11
+    while end < n and raw[end] != 34:  # the closing quote of the stream name
+        end += 1
+    if end == n:
+        end = n - 1  # no closing quote: as ``raw.find`` returning -1 below
+    at: i64 = 11
+    while at < end and raw[at] != 64:  # '@'
+        at += 1
+    return raw[at + 1 : end] if at < end else raw[:end]
+
+
+def _kind_found(raw: bytes) -> bytes:
+    """Same as ``_kind`` with ``bytes.find`` (faster interpreted; also where the stream key
+    is not the first key)."""
+    i = raw.find(_STREAM_KEY)
+    j = raw.find(b'"', i + 10)
+    return raw[raw.find(b"@", i, j) + 1 : j]
 
 
 def _levels(levels: list[Level], ps: int, ss: int) -> list[list[str]]:

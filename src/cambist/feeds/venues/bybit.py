@@ -14,6 +14,7 @@ import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
 from cambist.feeds.scaled import levels, scaled, text
+from cambist.feeds.timefmt import ms_ns
 from cambist.feeds.types import (
     Ack,
     BookUpdate,
@@ -89,7 +90,8 @@ class Session(VenueSession):
             if topic.startswith("orderbook."):
                 m2 = _BOOK.decode(raw)
                 d = m2.data
-                symbol, un = self.instrument(d.s)
+                un = self.unit(d.s)
+                symbol = un.symbol
                 if topic.startswith("orderbook.1."):
                     if not d.b or not d.a:
                         raise FeedError(f"bybit: orderbook.1 for {symbol} without both sides")
@@ -102,7 +104,7 @@ class Session(VenueSession):
                             scaled(d.a[0][0], un.pc, un.price),
                             scaled(d.a[0][1], un.sc, un.size),
                             d.u,
-                            m2.ts * MS,
+                            ms_ns(m2.ts),
                             recv_ts,
                         )
                     ]
@@ -118,7 +120,7 @@ class Session(VenueSession):
                         levels(d.a, un),
                         d.u,
                         d.u - 1,
-                        m2.ts * MS,
+                        ms_ns(m2.ts),
                         recv_ts,
                         reset=snap and d.u == 1,
                     )
@@ -134,7 +136,8 @@ class Session(VenueSession):
         raise FeedError(f"bybit: unknown topic {topic!r}")
 
     def _trade(self, t: BTrade, recv_ts: int) -> Trade:
-        symbol, u = self.instrument(t.s)
+        u = self.unit(t.s)
+        symbol = u.symbol
         return Trade(
             "bybit",
             symbol,
@@ -142,7 +145,7 @@ class Session(VenueSession):
             scaled(t.p, u.pc, u.price),
             scaled(t.v, u.sc, u.size),
             t.i,
-            t.T * MS,
+            ms_ns(t.T),
             recv_ts,
         )
 

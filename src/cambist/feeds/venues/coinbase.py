@@ -89,7 +89,8 @@ class Session(VenueSession):
             m = _LEGACY.decode(raw)
         except msgspec.DecodeError as e:
             raise FeedError(f"coinbase: {e}") from None
-        symbol, u = self.instrument(m.product_id)
+        u = self.unit(m.product_id)
+        symbol = u.symbol
         ts = rfc3339_ns(m.time)
         if m.type == "match":
             side = _TAKER.get(m.side.upper())
@@ -173,7 +174,8 @@ class Session(VenueSession):
         ts = rfc3339_ns(env.timestamp)
         if ch == "l2_data":
             for ev in env.events:
-                symbol, un = self.instrument(ev.product_id)
+                un = self.unit(ev.product_id)
+                symbol = un.symbol
                 pc, ps, sc, ss = un.pc, un.price, un.sc, un.size
                 bids: list[tuple[Boxed, Boxed]] = []  # objects (see ``scaled.Boxed``)
                 asks: list[tuple[Boxed, Boxed]] = []
@@ -202,7 +204,8 @@ class Session(VenueSession):
                     side = _TAKER.get(t.side)
                     if side is None:
                         raise FeedError(f"coinbase: bad trade side {t.side!r}")
-                    symbol, un = self.instrument(t.product_id)
+                    un = self.unit(t.product_id)
+                    symbol = un.symbol
                     out.append(
                         Trade(
                             "coinbase",
@@ -219,7 +222,8 @@ class Session(VenueSession):
         elif ch == "ticker":
             for ev in env.events:
                 for k in ev.tickers:
-                    symbol, un = self.instrument(k.product_id)
+                    un = self.unit(k.product_id)
+                    symbol = un.symbol
                     pc, ps, sc, ss = un.pc, un.price, un.sc, un.size
                     out.append(
                         Quote(

@@ -197,7 +197,8 @@ class Session(VenueSession):
                     side = _SIDES.get(t.side)
                     if side is None:
                         raise FeedError(f"kraken: bad trade side {t.side!r}")
-                    symbol, u = self.instrument(t.symbol)
+                    u = self.unit(t.symbol)
+                    symbol = u.symbol
                     out.append(
                         Trade(
                             "kraken",
@@ -225,7 +226,8 @@ class Session(VenueSession):
         snap = m.type == "snapshot"
         out: list[Event] = []
         for b in m.data:
-            symbol, u = self.instrument(b.symbol)
+            u = self.unit(b.symbol)
+            symbol = u.symbol
             out.append(
                 BookUpdate(
                     "kraken",
@@ -243,7 +245,8 @@ class Session(VenueSession):
         return out
 
     def _ticker(self, k: KTicker, recv_ts: int) -> Quote:
-        symbol, u = self.instrument(k.symbol)
+        u = self.unit(k.symbol)
+        symbol = u.symbol
         pc, ps, sc, ss = u.pc, u.price, u.sc, u.size
         return Quote(
             "kraken",

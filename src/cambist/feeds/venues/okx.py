@@ -14,6 +14,7 @@ import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook, Verdict
 from cambist.feeds.scaled import Boxed, Units, scaled, text
+from cambist.feeds.timefmt import ms_ns
 from cambist.feeds.types import Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
 from cambist.feeds.venues._okx_wire import (
@@ -67,7 +68,7 @@ def _lv(raw: list[OkxLevel], u: Units) -> list[Level]:
 def _ms(text: str) -> int:
     if not text.isdigit():
         raise FeedError(f"okx: bad timestamp {text!r}")
-    return int(text) * MS
+    return ms_ns(int(text))
 
 
 class Session(VenueSession):
@@ -114,7 +115,8 @@ class Session(VenueSession):
             ch = head.arg.channel
             if ch in ("books", "bbo-tbt"):
                 m = _BOOK.decode(raw)
-                symbol, u = self.instrument(m.arg.inst_id)
+                u = self.unit(m.arg.inst_id)
+                symbol = u.symbol
                 if ch == "bbo-tbt":
                     return [_quote(symbol, u, b, recv_ts) for b in m.data]
                 snap = m.action == "snapshot"
@@ -140,7 +142,8 @@ class Session(VenueSession):
         raise FeedError(f"okx: unknown channel {ch!r}")
 
     def _trade(self, t: OTrade, recv_ts: int) -> Trade:
-        symbol, u = self.instrument(t.inst_id)
+        u = self.unit(t.inst_id)
+        symbol = u.symbol
         return Trade(
             "okx",
             symbol,
