@@ -33,6 +33,8 @@ def test_iso_of_the_same_and_other_times() -> None:
     ts = 1_700_000_000_123_456_789
     assert iso(ts) == iso(ts) == "2023-11-14T22:13:20.123456Z"
     assert iso(ts + 1_000) == "2023-11-14T22:13:20.123457Z"
+    assert iso(1_700_000_000_000_999_000) == "2023-11-14T22:13:20.000999Z"
+    assert iso(0) == "1970-01-01T00:00:00.000000Z"
 
 
 @given(decimal_text, st.integers(min_value=0, max_value=10))

@@ -38,6 +38,9 @@ log = structlog.get_logger("cambist.http")
 
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_PERCENT = ord("%")
+"""Looked for as a byte value: ``b"%" in raw`` first tries the operand as an integer, and the
+TypeError it formats and drops cost ~2k instructions a request (callgrind)."""
 _MAX_QUEUED = 32
 """Pipelined requests parsed ahead of the one being answered before reading pauses."""
 
@@ -183,7 +186,8 @@ class HttpProtocol(asyncio.Protocol):
                     given: bytes | None = target.path
                     query: bytes | None = target.query
                     raw = given or b"/"
-                    path = unquote(raw.decode("latin-1")) if b"%" in raw else raw.decode("latin-1")
+                    text = raw.decode("latin-1")
+                    path = unquote(text) if _PERCENT in raw else text
                     resp = await self.app.handle(method, path, raw, query or b"", headers, body)
         except BaseException:
             self._close()

@@ -58,7 +58,7 @@ def iso(ts_ns: int) -> str:
         if len(_iso_cache) > 4096:
             _iso_cache.clear()
         head = _iso_cache[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    text = f"{head}.{frac // 1000:06d}Z"
+    text = head + "." + str(1_000_000 + frac // 1000)[1:] + "Z"  # not a format spec: 5x dearer
     _iso_last[0] = (ts_ns, text)
     return text
 
