@@ -40,7 +40,7 @@ def test_catch_up_and_pump_fold_everything_in_order(tmp_path: Any) -> None:
             folded.append(a.seq)
             apply(a)
 
-        view.apply = recording  # type: ignore[method-assign]
+        view.apply = recording  # type: ignore[method-assign,assignment]
         seq = Sequencer(node, view, KeyStore(tmp_path / "k.sqlite"), Metrics())
         assert seq._buffer is not None  # CPython's Queue keeps its items in a deque
         for i in (1, 2, 3):
