@@ -37,22 +37,8 @@ class L2Book:
         self.apply(bids, asks)
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
-        # levels read as objects (``Boxed``): compiled, ``int`` would mean a new object for
-        # every key and size stored
-        rows: list[tuple[Boxed, Boxed]] = bids
-        side = self.bids
-        for px, sz in rows:
-            if sz:
-                side[px] = sz
-            else:
-                side.pop(px, None)
-        rows = asks
-        side = self.asks
-        for px, sz in rows:
-            if sz:
-                side[px] = sz
-            else:
-                side.pop(px, None)
+        _apply_side(self.bids, bids)
+        _apply_side(self.asks, asks)
         if self.depth:
             self.truncate(self.depth)
 
@@ -92,6 +78,17 @@ class L2Book:
         bids, asks = self.levels(n)
         text = repr((bids, asks)).encode()
         return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def _apply_side(side: dict[int, int], levels: list[Level]) -> None:
+    # levels read as objects (``Boxed``): compiled, ``int`` would mean a new object for every
+    # key and size stored; ``in`` and ``del``, not ``pop``: a method call is a generic one
+    rows: list[tuple[Boxed, Boxed]] = levels
+    for px, sz in rows:
+        if sz:
+            side[px] = sz
+        elif px in side:
+            del side[px]
 
 
 class Verdict(enum.IntEnum):
