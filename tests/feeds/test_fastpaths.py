@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -144,3 +145,62 @@ def test_one_connection_parses_without_the_memo() -> None:
     assert len(out) == 1 and not merger.memo.new
     Core(VENUES["okx"], ["BTC-USDT"], 1, merger, Counters()).handle(raw, 3)
     assert len(out) == 1 and merger.duplicates == 1 and list(merger.memo.new) == [raw]
+
+
+def _rfc3339_reference(text: str) -> int:
+    """The plain reading ``timefmt.rfc3339_ns`` replaced (str slices, ``int``)."""
+    from datetime import UTC, datetime
+
+    from cambist.feeds.types import FeedError
+
+    if not text.endswith("Z") or len(text) < 20:
+        raise FeedError(f"bad timestamp {text!r}: expected UTC 'Z' form")
+    prefix = text[:19]
+    frac = text[20:-1] if len(text) > 20 else ""
+    if frac and (not frac.isdigit() or len(frac) > 9 or text[19] != "."):
+        raise FeedError(f"bad timestamp fraction in {text!r}")
+    try:
+        dt = datetime.strptime(prefix, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        raise FeedError(f"bad timestamp {prefix!r}") from None
+    return int(dt.timestamp()) * 10**9 + (int(frac.ljust(9, "0")) if frac else 0)
+
+
+@given(
+    st.one_of(
+        st.builds(
+            lambda s, sep, frac, z: f"2026-11-23T02:37:{s:02d}{sep}{frac}{z}",
+            st.integers(0, 61),
+            st.sampled_from([".", ",", ""]),
+            st.text("0123456789a\u0661 ", max_size=11),
+            st.sampled_from(["Z", "z", ""]),
+        ),
+        st.text("0123456789-T:.Z", max_size=32),
+    )
+)
+def test_rfc3339_same_as_plain_reading(text: str) -> None:
+    from cambist.feeds.timefmt import rfc3339_ns
+    from cambist.feeds.types import FeedError
+
+    def outcome(f: Callable[[str], int]) -> int | str:
+        try:
+            return f(text)
+        except (FeedError, ValueError) as e:
+            return f"{type(e).__name__}: {e}"
+
+    assert outcome(rfc3339_ns) == outcome(_rfc3339_reference)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1e999999999", "1E+999999999999999999", "9" * 41, "0." + "0" * 30 + "1e99", "1e-999999999"],
+)
+def test_scaled_parse_absurd_magnitudes_are_feed_errors(text: str) -> None:
+    """Hostile exponents or digit runs are refused quickly (no giant int, no decimal.Overflow)."""
+    from cambist.feeds.scaled import digits, parse
+    from cambist.feeds.types import FeedError
+
+    with pytest.raises(FeedError):
+        parse(text, 8)
+    with pytest.raises(FeedError):
+        digits(text, 8)

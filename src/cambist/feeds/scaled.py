@@ -20,7 +20,7 @@ read as ``Any`` it is the cached object itself.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from cambist.feeds.types import FeedError, Level
@@ -74,6 +74,11 @@ def cache(scale: int) -> dict[str, int]:
     return c
 
 
+MAX_DIGITS = 40
+"""No price or size has more digits in its units: longer text is refused, not converted (a
+hostile ``1e999999999`` would otherwise build a giant integer or overflow ``Decimal``)."""
+
+
 def parse(text: str, scale: int) -> int:
     """``text`` in units of ``10**-scale``, exactly, without the cache."""
     whole, _, frac = text.partition(".")
@@ -84,6 +89,8 @@ def parse(text: str, scale: int) -> int:
         frac = frac[:scale]
     digits = whole + frac
     if whole and digits.isdigit() and digits.isascii():
+        if len(digits) > MAX_DIGITS and len(digits.lstrip("0")) > MAX_DIGITS:
+            raise FeedError(f"{text!r} is out of range")
         return int(digits) * POW10[scale - len(frac)]
     return _parse_decimal(text, scale)
 
@@ -140,7 +147,12 @@ def _parse_decimal(text: str, scale: int) -> int:
         raise FeedError(f"bad number {text!r}") from None
     if not d.is_finite() or d.is_signed():
         raise FeedError(f"not a finite non-negative number: {text!r}")
-    q = d.scaleb(scale)
+    if d and d.adjusted() + scale >= MAX_DIGITS:  # "1e999999999": no giant int, no Overflow
+        raise FeedError(f"{text!r} is out of range")
+    try:
+        q = d.scaleb(scale)
+    except DecimalException:  # an exponent beyond the context's range either way
+        raise FeedError(f"bad number {text!r}") from None
     if q != q.to_integral_value():
         raise FeedError(f"{text!r} has more than {scale} decimals")
     return int(q)
