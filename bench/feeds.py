@@ -536,106 +536,6 @@ def compare(quick: bool, native_dir: Path, rounds: int) -> dict[str, Any]:
     }
 
 
-def _mix_loop(reps: int, n: int) -> None:
-    """The whole-gate mix in this process (every venue's messages in order, both copies,
-    through ``Core``, the merger and the log encoding): what ``--instructions`` counts.
-    A receive time of today's magnitude (a small one would be a cached int object)."""
-    recs = {v: record(v, n) for v in VENUES}
-    tune_gc()  # after recording, as in measure
-    msgs, ts = 0, time.time_ns()
-    for _ in range(reps):
-        for v, r in recs.items():
-            pending: list[Record] = []
-            merger = Merger(pending.append)
-            cores = _cores(v, merger, r["setup"])
-            for raw in r["all"]:
-                for core in cores:
-                    core.handle(raw, ts)
-                if len(pending) >= 512:
-                    encode_batch(pending)
-                    pending.clear()
-            encode_batch(pending)
-            msgs += 2 * len(r["all"])
-    print(msgs)
-
-
-def _one_loop(reps: int, n: int, kind: str, who: str) -> None:
-    """Binance ``kind`` messages, once each, through the gate with one connection (books
-    live first, as in ``throughput``) or through cryptofeed (``who``): what
-    ``--instructions`` counts for the cryptofeed comparison."""
-    r = record("binance", n)
-    tune_gc()
-    msgs = r[kind] * reps
-    if who == "cryptofeed":
-        feed, _ = _cryptofeed(r["setup"][0])
-
-        async def run() -> None:
-            for m in [m.decode() for m in msgs]:
-                await feed.message_handler(m, None, 1.0)
-
-        asyncio.run(run())
-    else:
-        pending: list[Record] = []
-        (core,) = _cores("binance", Merger(pending.append), r["setup"], conns=1)
-        ts = time.time_ns()
-        for raw in msgs:
-            core.handle(raw, ts)
-            if len(pending) >= 512:
-                encode_batch(pending)
-                pending.clear()
-        encode_batch(pending)
-    print(len(msgs))
-
-
-def _callgrind(args: list[str], path: str | None) -> float:
-    """Instructions per message of ``bench/feeds.py *args`` (a loop printing its message
-    count): the run with the loop minus the run without it (recording, imports, setup)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if path:
-        env["PYTHONPATH"] = path
-    counts, msgs = [], 0
-    for reps in ("0", "1"):
-        run = subprocess.run(
-            [
-                *("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"),
-                *(sys.executable, __file__, *[reps if a == "REPS" else a for a in args]),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        refs = [ln for ln in run.stderr.splitlines() if "Collected" in ln]
-        counts.append(int(refs[-1].split(":")[-1].replace(",", "")))
-        msgs = int(run.stdout.split()[-1]) or msgs
-    return (counts[1] - counts[0]) / msgs
-
-
-def instructions(native_dir: Path, n: int = 1000) -> dict[str, float]:
-    """Instructions per wire message of the whole-gate mix under valgrind's callgrind, for
-    each build: a count others' load on the shared machine cannot change (CPU time can, by
-    2x). The run with the loop minus the run without it (recording and imports), divided by
-    the messages."""
-    out: dict[str, float] = {}
-    for build, path in (("interpreted", None), ("native", str(native_dir))):
-        out[build] = _callgrind(["--mix-loop", "REPS", "--mix-n", str(n)], path)
-        print(f"  {build:12s} {out[build]:,.0f} instructions per message (callgrind, mix)")
-    # one Binance connection against cryptofeed, trades and depth updates in equal numbers
-    # (as ``ratio_vs_cryptofeed``): the comparison the machine's load cannot move
-    for who, path in (("cryptofeed", None), ("native_one_conn", str(native_dir))):
-        per = [
-            _callgrind(["--one-loop", "REPS", "--one", k, who], path) for k in ("trades", "book")
-        ]
-        out[f"{who}_binance_trades"], out[f"{who}_binance_depth"] = per
-        out[f"{who}_binance"] = sum(per) / 2
-        print(f"  {who:16s} Binance trades / depth {per[0]:,.0f} / {per[1]:,.0f} instructions")
-    out["cryptofeed_ratio"] = out["cryptofeed_binance"] / out["native_one_conn_binance"]
-    print(f"  cryptofeed / gate (one connection, Binance) x{out['cryptofeed_ratio']:.2f}")
-    out["ratio"] = out["interpreted"] / out["native"]
-    print(f"  native executes x{out['ratio']:.2f} fewer instructions per message")
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -658,17 +558,7 @@ def main() -> None:
         help="with --native/--native-dir: also count instructions per message of each build "
         "under valgrind (load-independent; several minutes)",
     )
-    ap.add_argument("--mix-loop", type=int, default=-1, help=argparse.SUPPRESS)
-    ap.add_argument("--mix-n", type=int, default=1000, help=argparse.SUPPRESS)
-    ap.add_argument("--one-loop", type=int, default=-1, help=argparse.SUPPRESS)
-    ap.add_argument("--one", nargs=2, default=["trades", "gate"], help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.mix_loop >= 0:
-        _mix_loop(args.mix_loop, args.mix_n)
-        return
-    if args.one_loop >= 0:
-        _one_loop(args.one_loop, args.mix_n, *args.one)
-        return
     if not (args.native or args.native_dir):
         result = measure(args.quick)
     else:
@@ -677,6 +567,8 @@ def main() -> None:
             native_dir = args.native_dir.resolve() if args.native_dir else native_build(Path(tmp))
             result = compare(args.quick, native_dir, rounds)
             if args.instructions:
+                from feeds_instructions import instructions
+
                 result["instructions_per_msg"] = instructions(native_dir)
     if args.json:
         print(json.dumps(result))
