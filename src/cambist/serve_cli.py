@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Annotated[Path | None, Opt(help="Journal, snapshots, keys [data]")] = None,
         host: Annotated[str | None, Opt(help="Address to bind [127.0.0.1]")] = None,
         port: Annotated[int | None, Opt(help="Port [8000]; 0 picks a free one")] = None,
-        workers: Annotated[int | None, Opt(help="Gateway processes (only 1 for now)")] = None,
+        workers: Annotated[int | None, Opt(help="HTTP worker processes [1]")] = None,
         config: Annotated[Path | None, Opt(help="TOML config file ([serve] table)")] = None,
         fsync: Annotated[str | None, Opt(help="Journal fsync policy [always]")] = None,
         log_level: Annotated[str | None, Opt(help="debug, info, warning, error")] = None,

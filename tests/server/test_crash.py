@@ -24,7 +24,8 @@ from cambist.node import Applied
 from cambist.server.runner import ADMIN_KEY_FILE, SERVE_FILE
 
 
-def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``cambist serve`` on a free port in a child process, once it answers ``/ready``."""
     serve_file = data_dir / SERVE_FILE
     if serve_file.exists():
         serve_file.unlink()
@@ -40,6 +41,7 @@ def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             "0",
             "--log-level",
             "warning",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CAMBIST_"
+MAX_WORKERS = 64
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,8 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    """HTTP processes: 1 serves HTTP in the engine's process; N > 1 starts N worker processes
+    that parse HTTP and forward requests to it (:mod:`cambist.server.workers`)."""
     fsync: str = "always"
     snapshot_every: int = 100_000
     snapshot_interval_s: float = 60.0
@@ -109,6 +112,8 @@ def load_config(
         raise ConfigError(f"port {cfg.port} is out of range")
     if cfg.http not in ("native", "uvicorn"):
         raise ConfigError(f"http: {cfg.http!r} is not native or uvicorn")
-    if cfg.workers != 1:
-        raise ConfigError("workers: only 1 is supported (see docs/benchmarks.md, Server)")
+    if not 1 <= cfg.workers <= MAX_WORKERS:
+        raise ConfigError(f"workers: {cfg.workers} is not between 1 and {MAX_WORKERS}")
+    if cfg.workers > 1 and cfg.http != "native":
+        raise ConfigError("workers: more than 1 needs http = native")
     return cfg

@@ -286,12 +286,23 @@ class LoadGenerator:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a local process (0.0 when it cannot be read)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+    """User + system CPU seconds of a local process and its live child processes (the HTTP
+    workers of ``cambist serve --workers N``); 0.0 when the process cannot be read."""
+
+    def stat(p: int | str) -> list[str] | None:
+        try:
+            return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+
+    own = stat(pid)
+    if own is None:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(own[11]) + int(own[12])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := stat(entry.name)) and fields[1] == str(pid):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_loadtest(cfg: LoadConfig) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from cambist.log.journal import read_commands
 from cambist.node import Applied, Node
 from cambist.server.config import ServeConfig
 from cambist.server.projectors import ServeProjectors, start_history
+from cambist.server.workers import WorkerPool, reserve_port
 
 log = structlog.get_logger("cambist.serve")
 
@@ -213,7 +214,7 @@ async def run_server(
     cfg: ServeConfig,
     *,
     announce: bool = True,
-    on_started: Callable[[str, HttpServer | uvicorn.Server], None] | None = None,
+    on_started: Callable[[str, HttpServer | uvicorn.Server | WorkerPool], None] | None = None,
     tune_runtime: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or ``server.should_exit``); then shut down gracefully.
@@ -246,34 +247,48 @@ async def run_server(
         admin = await seed_new_directory(gateway, cfg)
         if tune_runtime:
             tune_gc(gateway.metrics)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((cfg.host, cfg.port))
-        sock.listen(4096)
-        port = sock.getsockname()[1]
-        url = f"http://{cfg.host}:{port}"
-        server: HttpServer | _Server
-        if cfg.http == "uvicorn":  # kept to compare the two stacks on the same machine
-            server = _Server(
-                uvicorn.Config(
-                    gateway.app, loop="none", http="httptools", lifespan="off", access_log=False,
-                    log_config=None, log_level="warning", timeout_graceful_shutdown=10,
-                    backlog=4096,
-                )
-            )  # fmt: skip
+        server: HttpServer | _Server | WorkerPool
+        if cfg.workers > 1:
+            # The port is reserved here and listened on by the workers only.
+            sock = reserve_port(cfg.host, cfg.port)
+            port = sock.getsockname()[1]
+            server = WorkerPool(gateway.app, workers=cfg.workers, host=cfg.host, port=port,
+                                log_level=cfg.log_level)  # fmt: skip
+            await server.start()
         else:
-            server = HttpServer(gateway.app, graceful_s=10.0)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((cfg.host, cfg.port))
+            sock.listen(4096)
+            port = sock.getsockname()[1]
+            if cfg.http == "uvicorn":  # kept to compare the two stacks on the same machine
+                server = _Server(
+                    uvicorn.Config(
+                        gateway.app, loop="none", http="httptools", lifespan="off",
+                        access_log=False, log_config=None, log_level="warning",
+                        timeout_graceful_shutdown=10, backlog=4096,
+                    )
+                )  # fmt: skip
+            else:
+                server = HttpServer(gateway.app, graceful_s=10.0)
+        url = f"http://{cfg.host}:{port}"
         (data_dir / SERVE_FILE).write_text(json.dumps({"url": url, "pid": os.getpid()}))
         if announce:
             key_note = (f"new admin key written to {data_dir / ADMIN_KEY_FILE}" if admin
                         else f"admin key in {data_dir / ADMIN_KEY_FILE}")  # fmt: skip
+            workers = f"; {cfg.workers} HTTP workers" if cfg.workers > 1 else ""
             print(f"Cambist serving on {url} (API {url}/api/v1, docs {url}/docs); {key_note}; "
-                  f"engine {engine_build()}", flush=True)  # fmt: skip
+                  f"engine {engine_build()}{workers}", flush=True)  # fmt: skip
         log.info("serve.started", url=url, sequence=view.last_seq, data_dir=str(data_dir),
-                 engine=engine_build())  # fmt: skip
+                 engine=engine_build(), workers=cfg.workers)  # fmt: skip
         if on_started is not None:
             on_started(url, server)
-        if isinstance(server, HttpServer):
+        if isinstance(server, WorkerPool):
+            try:
+                await server.serve()
+            finally:
+                sock.close()
+        elif isinstance(server, HttpServer):
             await server.serve(sock)
         else:
             await server.serve(sockets=[sock])

@@ -24,14 +24,15 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 import httptools
 import structlog
 
-from cambist.gateways.rest.app import Response, RestApp
+from cambist.gateways.rest.app import Response
 from cambist.gateways.rest.errors import ApiError
 
 log = structlog.get_logger("cambist.http")
@@ -44,8 +45,47 @@ TypeError it formats and drops cost ~2k instructions a request (callgrind)."""
 _MAX_QUEUED = 32
 """Pipelined requests parsed ahead of the one being answered before reading pauses."""
 
+
+class ServedApp(Protocol):
+    """What the server needs of the application: :class:`~cambist.gateways.rest.app.RestApp`
+    in one process, or a worker's stand-in that forwards each request to the engine process
+    (:mod:`cambist.server.worker`, ``cambist serve --workers N``)."""
+
+    max_body: int
+
+    def refused(self, err: ApiError, route_name: str) -> Response: ...
+
+    def count(self, route_name: str, status: int) -> None: ...
+
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        raw_path: bytes,
+        qs: bytes,
+        headers: dict[bytes, bytes],
+        body: bytes,
+    ) -> Response: ...
+
+
 Parsed = tuple[str, bytes, dict[bytes, bytes], bytes | None, bool]
 """method, URL, headers (lowercase names), body (None: over ``max_body``), keep-alive."""
+
+
+@contextlib.contextmanager
+def exit_on_signals(loop: asyncio.AbstractEventLoop, on_exit: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``on_exit`` while inside (only in the main thread: tests run
+    servers in threads and stop them with ``should_exit``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_exit)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def head_of(resp: Response, keep_alive: bool) -> bytes:
@@ -217,7 +257,7 @@ class HttpProtocol(asyncio.Protocol):
             self._close()
             return
         log.info("http.bad_request", error=message)
-        self.app.metrics.requests.inc("unmatched", "400")
+        self.app.count("unmatched", 400)
         resp = Response(400, b"Invalid HTTP request received.", b"text/plain; charset=utf-8")
         self.transport.write(head_of(resp, False) + resp.body)
         self._close()
@@ -233,14 +273,14 @@ class HttpProtocol(asyncio.Protocol):
 
 
 class HttpServer:
-    """Serves a :class:`RestApp` on a bound socket until ``should_exit`` (or SIGINT/SIGTERM).
+    """Serves a :class:`ServedApp` on a bound socket until ``should_exit`` (or SIGINT/SIGTERM).
 
     Shutdown: stop accepting, close idle connections, let requests being handled finish (at
     most ``graceful_s``), then close the rest; answers given during shutdown carry
     ``connection: close``.
     """
 
-    def __init__(self, app: RestApp, *, keep_alive_s: float = 5.0, graceful_s: float = 10.0):
+    def __init__(self, app: ServedApp, *, keep_alive_s: float = 5.0, graceful_s: float = 10.0):
         self.app = app
         self.keep_alive_s = keep_alive_s
         self.graceful_s = graceful_s
@@ -253,7 +293,7 @@ class HttpServer:
     async def serve(self, sock: socket.socket) -> None:
         loop = self.loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: HttpProtocol(self), sock=sock, backlog=4096)
-        with self._signals(loop):
+        with exit_on_signals(loop, self._exit):
             swept = time.monotonic()
             while not self.should_exit:
                 await asyncio.sleep(0.1)
@@ -272,19 +312,6 @@ class HttpServer:
         for conn in list(self.connections):
             conn._close()
         await server.wait_closed()
-
-    @contextlib.contextmanager
-    def _signals(self, loop: asyncio.AbstractEventLoop) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._exit)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
 
     def _exit(self) -> None:
         self.should_exit = True
