@@ -42,6 +42,13 @@ class PostgresStore(Store):
     greatest = "GREATEST"
     least = "LEAST"
     clustered = ""
+    updated_in_place = " WITH (fillfactor = 80)"
+    """A fifth of each ``orders`` page left free: an update that changes no indexed column
+    (all of the projector's: they set status, fills and times) then writes its new row version
+    on the same page, a HOT update, which adds no entry to either index. Full pages (the
+    default) sent 30% of the updates to another page, each with a new entry in both B-trees.
+    Measured (600k-command catch-up of the load-test mix, orders projector): 70% -> 98% of
+    updates HOT, about 2 us less server CPU per command (12-17), heap 14% larger."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -71,7 +71,8 @@ def orders_ddl(store: Store) -> list[str]:
             quote_quantity BIGINT NOT NULL, filled BIGINT NOT NULL, filled_quote BIGINT NOT NULL,
             remaining BIGINT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
             client_order_id TEXT NOT NULL, created_ts BIGINT NOT NULL, updated_ts BIGINT NOT NULL,
-            seq BIGINT NOT NULL, expire_ts BIGINT NOT NULL, post_only BIGINT NOT NULL)""",
+            seq BIGINT NOT NULL, expire_ts BIGINT NOT NULL, post_only BIGINT NOT NULL)"""
+        + store.updated_in_place,
         "CREATE INDEX IF NOT EXISTS orders_account_market ON orders (account, market, order_id)",
         f"""CREATE TABLE IF NOT EXISTS fills (
             trade_id BIGINT NOT NULL, order_id BIGINT NOT NULL, account BIGINT NOT NULL,

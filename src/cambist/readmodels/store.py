@@ -31,6 +31,9 @@ class Store(ABC):
     least: str
     clustered: str
     """Appended to ``CREATE TABLE``: SQLite stores the table in its primary key's B-tree."""
+    updated_in_place: str
+    """Appended to ``CREATE TABLE`` of a table whose rows are updated after insertion
+    (``orders``): PostgreSQL leaves room on each page for the new row versions."""
     url: str
 
     @abstractmethod
@@ -119,6 +122,7 @@ class SqliteStore(Store):
     greatest = "max"
     least = "min"
     clustered = " WITHOUT ROWID"
+    updated_in_place = ""
 
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
         self.path = Path(path)
