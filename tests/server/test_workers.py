@@ -6,10 +6,12 @@ lost; the engine killed takes its workers down with it; a graceful stop leaves n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -46,6 +48,22 @@ def _alive(pid: int) -> bool:
         return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
     except (OSError, IndexError):
         return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the engine process and expect a clean exit with its workers; if it hangs, kill it
+    and its workers (so a failure never leaves servers behind) and fail."""
+    workers = _workers_of(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        for pid in [proc.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        raise AssertionError(f"the server did not stop on SIGTERM (workers {workers})") from None
+    assert code == 0
+    _wait(lambda: not any(_alive(w) for w in workers), 15.0)
 
 
 def _metric(url: str, name: str) -> float:
@@ -126,9 +144,7 @@ def test_workers_serve_the_api_like_one_process(tmp_path: Path) -> None:
         for c in (admin, a, b):
             c.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-    assert _workers_of(proc.pid) == []
+        _stop(proc)
 
 
 @pytest.mark.slow
@@ -166,8 +182,7 @@ def test_worker_sigkill_under_load_is_replaced_and_loses_nothing(tmp_path: Path)
                 assert client.get_order(order_id)["status"] == replay.orders[order_id].status.value
             client.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        _stop(proc)
 
 
 @pytest.mark.slow
@@ -192,5 +207,4 @@ def test_engine_sigkill_takes_workers_down_and_restart_recovers(tmp_path: Path) 
             assert client.get_order(answer["order"]["order_id"])["status"] == "open"
         client.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        _stop(proc)
