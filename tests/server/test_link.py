@@ -69,3 +69,36 @@ def test_frame_reader_oversized_length_raises_link_error() -> None:
 def test_frame_reader_malformed_frame_raises_link_error(payload: bytes) -> None:
     with pytest.raises(LinkError, match="malformed frame"):
         FrameReader(worker_decoder()).feed(struct.pack(">I", len(payload)) + payload)
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_frame_writer_many_large_bodies_split_into_frames_under_the_limit() -> None:
+    import asyncio
+
+    from cambist.server.link import FLUSH_BYTES, FrameWriter
+
+    loop = asyncio.new_event_loop()
+    try:
+        transport = _Transport()
+        writer = FrameWriter(transport, loop)  # type: ignore[arg-type]
+        body = b"x" * (64 * 1024)
+        n = 3 * FLUSH_BYTES // len(body) + 5
+        for i in range(n):
+            writer.send(LinkResponse(i, 200, body, b"application/json", []), len(body))
+        writer.flush()
+        assert len(transport.written) >= 3
+        assert all(len(frame) < MAX_FRAME for frame in transport.written)
+        decoded = FrameReader(engine_decoder()).feed(b"".join(transport.written))
+        assert [r.id for batch in decoded for r in batch] == list(range(n))
+    finally:
+        loop.close()

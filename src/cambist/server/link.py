@@ -23,8 +23,10 @@ import msgspec
 import structlog
 
 MAX_FRAME = 64 * 1024 * 1024
-"""A frame larger than this is a broken peer, not a big batch (bodies are capped at
-``max_body``, 64 KiB by default, and a batch holds at most a few thousand requests)."""
+"""A frame larger than this is a broken peer, not a big batch: a writer starts a new frame
+once a batch's bodies pass :data:`FLUSH_BYTES`."""
+FLUSH_BYTES = 4 * 1024 * 1024
+"""Bodies in one frame before it is written without waiting for the end of the loop turn."""
 _LENGTH = struct.Struct(">I")
 log = structlog.get_logger("cambist.link")
 
@@ -111,23 +113,31 @@ class FrameWriter:
         self.transport = transport
         self.loop = loop
         self.pending: list[Any] = []
+        self.pending_bytes = 0
         self.scheduled = False
         self.encoder = msgspec.msgpack.Encoder()
 
-    def send(self, message: Any) -> None:
+    def send(self, message: Any, size: int = 0) -> None:
+        """Queue ``message``; ``size`` is its body's length, so many large bodies go in
+        several frames rather than one over :data:`MAX_FRAME`."""
         self.pending.append(message)
-        if not self.scheduled:
+        self.pending_bytes += size
+        if self.pending_bytes >= FLUSH_BYTES:
+            self.write()
+        elif not self.scheduled:
             self.scheduled = True
             self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self.scheduled = False
-        if not self.pending or self.transport.is_closing():
-            self.pending = []
-            return
-        payload = self.encoder.encode(self.pending)
-        self.pending = []
-        self.transport.write(_LENGTH.pack(len(payload)) + payload)
+        self.write()
+
+    def write(self) -> None:
+        """Write what is queued as one frame now."""
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        if pending and not self.transport.is_closing():
+            payload = self.encoder.encode(pending)
+            self.transport.write(_LENGTH.pack(len(payload)) + payload)
 
 
 class FramedProtocol(asyncio.Protocol):

@@ -69,9 +69,9 @@ class EngineLink(FramedProtocol):
         self.waiting.clear()
         self.closed.set()
 
-    def send(self, message: LinkRequest | LinkCount | LinkHello) -> None:
+    def send(self, message: LinkRequest | LinkCount | LinkHello, size: int = 0) -> None:
         if self.writer is not None and not self.closed.is_set():
-            self.writer.send(message)
+            self.writer.send(message, size)
 
     def request(
         self,
@@ -88,7 +88,8 @@ class EngineLink(FramedProtocol):
             return fut
         self.next_id += 1
         self.waiting[self.next_id] = fut
-        self.send(LinkRequest(self.next_id, method, path, raw_path, qs, headers, body))
+        size = len(body) if body is not None else 0
+        self.send(LinkRequest(self.next_id, method, path, raw_path, qs, headers, body), size)
         return fut
 
 

@@ -97,8 +97,8 @@ class WorkerConnection(FramedProtocol):
         else:
             resp = await self.app.handle(r.method, r.path, r.raw_path, r.query, r.headers, r.body)
         if self.writer is not None:
-            self.writer.send(LinkResponse(r.id, resp.status, resp.body, resp.content_type,
-                                          resp.headers))  # fmt: skip
+            answer = LinkResponse(r.id, resp.status, resp.body, resp.content_type, resp.headers)
+            self.writer.send(answer, len(resp.body))
 
 
 class WorkerPool:
