@@ -78,6 +78,9 @@ def _callgrind(args: list[str], path: str | None) -> float:
     """Instructions per message of ``bench/feeds.py *args`` (a loop printing its message
     count): the run with the loop minus the run without it (recording, imports, setup)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # one hash seed for both runs: with a random one each, the recording and imports the
+    # difference cancels (about 2G instructions) vary by ~0.1%, i.e. +-1.5k per message
+    env.setdefault("PYTHONHASHSEED", "0")
     if path:
         env["PYTHONPATH"] = path
     counts, msgs = [], 0
