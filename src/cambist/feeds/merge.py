@@ -102,12 +102,16 @@ class Merger:
 
     # trades -------------------------------------------------------------------------------
     def trade(self, t: Trade) -> None:
-        key = (t.venue, t.symbol, t.trade_id)
+        # the key's fields through one ``astuple`` call (three generic attribute reads from
+        # compiled code cost more), and one hash of the key: ``add`` then the set's size
+        f: tuple[Any, ...] = _astuple(t)
+        key: tuple[str, str, str] = (f[0], f[1], f[5])
         seen = self._seen
-        if key in seen:
+        n = len(seen)
+        seen.add(key)
+        if len(seen) == n:
             self.duplicates += 1
             return
-        seen.add(key)
         order = self._order
         order.append(key)
         if len(order) > self.window:
@@ -152,39 +156,49 @@ class Merger:
 
     def book(self, conn: int, u: BookUpdate, synced: SyncedBook, verdict: Verdict) -> None:
         """An update ``synced`` accepted (``APPLIED``) or a snapshot made it live."""
-        s = self.books[(u.venue, u.symbol)]
-        s.updated_ns = u.recv_ts
+        # the fields as one ``astuple`` tuple (see ``quote``): (venue, symbol, snapshot, bids,
+        # asks, seq, prev_seq, venue_ts, recv_ts, checksum, reset)
+        f: tuple[Any, ...] = _astuple(u)
+        s = self.books[(f[0], f[1])]
+        s.updated_ns = f[8]
         if not s.shared:
             if s.leader is None or not s.live:
                 s.leader = conn
             if s.leader != conn:
                 self.duplicates += 1
                 return
-            self._forward(s, u, synced, verdict is Verdict.SNAPSHOT or not s.live)
+            self._forward(s, u, f, synced, verdict is Verdict.SNAPSHOT or not s.live)
             return
         seq = synced.last_seq
-        if u.reset:
-            self._forward(s, u, synced, True)
+        prev_seq: int = f[6]
+        if f[10]:
+            self._forward(s, u, f, synced, True)
         elif s.live and seq <= s.last_seq:
             self.duplicates += 1
-        elif s.live and verdict is Verdict.APPLIED and u.prev_seq <= s.last_seq:
-            self._forward(s, u, synced, False)
+        elif s.live and verdict is Verdict.APPLIED and prev_seq <= s.last_seq:
+            self._forward(s, u, f, synced, False)
         else:
-            self._forward(s, u, synced, True)
+            self._forward(s, u, f, synced, True)
 
-    def _forward(self, s: BookStream, u: BookUpdate, synced: SyncedBook, as_snapshot: bool) -> None:
+    def _forward(
+        self,
+        s: BookStream,
+        u: BookUpdate,
+        f: tuple[Any, ...],
+        synced: SyncedBook,
+        as_snapshot: bool,
+    ) -> None:
+        """Emit ``u`` (whose ``astuple`` is ``f``) or, as a snapshot, ``synced``'s book."""
         if as_snapshot:
             bids = synced.book.top_bids(len(synced.book.bids))
             asks = synced.book.top_asks(len(synced.book.asks))
             if s.live:
                 self.resnapshots += 1
-            u = BookUpdate(
-                u.venue, u.symbol, True, bids, asks, synced.last_seq, NO_SEQ, u.venue_ts, u.recv_ts
-            )
+            u = BookUpdate(f[0], f[1], True, bids, asks, synced.last_seq, NO_SEQ, f[7], f[8])
             s.book.load(bids, asks)
             s.live = True
         else:
-            s.book.apply(u.bids, u.asks)
+            s.book.apply(f[3], f[4])
         s.last_seq = synced.last_seq
         self.emit(u)
 
@@ -209,7 +223,7 @@ class Merger:
                     synced.last_ts,
                     s.updated_ns,
                 )
-                self._forward(s, u, synced, True)
+                self._forward(s, u, _astuple(u), synced, True)
                 return
         s.live = False  # nobody can vouch for the book until a connection resyncs
 
