@@ -11,7 +11,7 @@
    ``GET /fills``-shaped searches (an account's newest page, by market, by time range, a second
    page by cursor): p50/p99 in milliseconds.
 
-    python bench/projectors.py --node-lag RATE [--duration S] [--backends sqlite,postgres] [--split]
+    python bench/projectors.py --node-lag RATE [--duration S] [--backends sqlite,postgres] [--split | --groups G]
                                [--native | --native-dir DIR]
 
 4. lag at a fixed rate without HTTP (the server's own ceiling here is far below the engine's):
@@ -303,7 +303,9 @@ async def _drive(
     from cambist.workloads import setup_commands
 
     rate, duration = args.node_lag, args.duration
-    procs = [["orders"], ["market"], ["ledger"]] if args.split else [["all"]]
+    procs = [g.split("+") for g in args.groups.split(",")] if args.groups else [["all"]]
+    if args.split:
+        procs = [["orders"], ["market"], ["ledger"]]
     node = await Node.open(data_dir, fsync="always", snapshot_every=args.snapshot_every)
     durable: list[tuple[float, int]] = []
     submit = node.journal.submit
@@ -473,7 +475,7 @@ def lag_compare(args: argparse.Namespace) -> None:
     both on that build: the projector process inherits ``PYTHONPATH``)."""
     with tempfile.TemporaryDirectory() as tmp:
         native = Path(args.native_dir) if args.native_dir else native_build(Path(tmp) / "native")
-        out: dict[str, Any] = {"machine": describe(), "split": args.split}
+        out: dict[str, Any] = {"machine": describe(), "split": args.split, "groups": args.groups}
         for backend in args.backends.split(","):
             for build, path in (("interpreted", None), ("native", str(native.resolve()))):
                 env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -483,6 +485,7 @@ def lag_compare(args: argparse.Namespace) -> None:
                        "--duration", str(args.duration), "--backends", backend,
                        "--snapshot-every", str(args.snapshot_every),
                        *(["--split"] if args.split else []),
+                       *(["--groups", args.groups] if args.groups else []),
                        *(["--in-serve"] if args.in_serve else []),
                        *(["--max-delay", str(args.max_delay)] if args.max_delay else [])]  # fmt: skip
                 run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
@@ -498,7 +501,12 @@ def lag_main(args: argparse.Namespace) -> None:
     if args.native or args.native_dir:
         lag_compare(args)
         return
-    out: dict[str, Any] = {"machine": describe(), "split": args.split, "build": _build()}
+    out: dict[str, Any] = {
+        "machine": describe(),
+        "split": args.split,
+        "groups": args.groups,
+        "build": _build(),
+    }
     for backend in args.backends.split(","):
         if backend == "sqlite":
             out["sqlite"] = node_lag(args, None)
@@ -565,6 +573,12 @@ def main() -> None:
         "--split",
         action="store_true",
         help="for --node-lag: one process per projector (default: one for all)",
+    )
+    ap.add_argument(
+        "--groups",
+        default="",
+        help="for --node-lag: projector processes as comma-separated groups of +-joined"
+        " names, e.g. orders+market,ledger (default: one process for all)",
     )
     args = ap.parse_args()
     if args.node_lag:
