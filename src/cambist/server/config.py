@@ -46,6 +46,10 @@ class ServeConfig:
     log_level: str = "info"
     projectors: bool = True
     """Run the read-model projectors (history endpoints) inside the server."""
+    external_projectors: bool = False
+    """The projectors run as separate ``cambist projector run`` processes (more cores for a
+    high peak, docs/readmodels.md): the server runs none, and serves the history endpoints
+    from their tables, following their marks. Overrides ``projectors``."""
     default_markets: bool = True
     http: str = "native"
     """The HTTP server: ``native`` (the gateway's own httptools protocol) or ``uvicorn`` (the

@@ -31,6 +31,7 @@ from cambist.log.journal import decode_with_context, read_commands
 from cambist.log.recovery import gc_paused, recover
 from cambist.log.segments import WATERMARK_FILE, Cursor, Watermark
 from cambist.node import Applied, Node
+from cambist.readmodels.projectors import PROJECTORS
 from cambist.readmodels.runner import DEFAULT_BATCH, ProjectorGroup, marks
 from cambist.readmodels.store import Store, open_store
 
@@ -318,6 +319,91 @@ class ServeProjectors:
             self.node.unsubscribe(queue)
 
 
+class ExternalProjectors:
+    """The history endpoints' view of projectors that run as separate ``cambist projector run``
+    processes (``external_projectors = true``): nothing is projected here; the committed marks
+    are read from the database every :attr:`poll_s`, so ``min_sequence`` waits and
+    ``/admin/status`` work as with the projectors inside the server.
+
+    At start it creates the tables (idempotent, as each projector process does), so the history
+    endpoints answer (empty, or 503 for a ``min_sequence`` not reached) before the first
+    projector process has started.
+    """
+
+    def __init__(self, node: Node, data_dir: Path, url: str | None = None,
+                 poll_s: float = 0.005) -> None:  # fmt: skip
+        self.node = node
+        self.url = url or default_url(Path(data_dir))
+        self.poll_s = poll_s
+        self.position = 0
+        self.marks: dict[str, int] = {}
+        self.error: BaseException | None = None
+        self._store: Store | None = None
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def read_store(self) -> Store:
+        return open_store(self.url)
+
+    async def start(self) -> None:
+        def prepare() -> Store:
+            group = ProjectorGroup(open_store(self.url))
+            for p in group.projectors:
+                p.open()
+            return group.store
+
+        self._store = await asyncio.to_thread(prepare)
+        self._read(self._store)
+        self._task = asyncio.ensure_future(self._poll())
+
+    def _read(self, store: Store) -> None:
+        found = marks(store)
+        self.marks = {name: found.get(name, (0, 0))[0] for name in PROJECTORS}
+        self.position = min(self.marks.values())
+
+    async def _poll(self) -> None:
+        store = self._store
+        assert store is not None
+        while True:
+            await asyncio.sleep(self.poll_s)
+            before = self.position
+            try:
+                await asyncio.to_thread(self._read, store)
+                self.error = None
+            except Exception as exc:  # the database went away: keep polling, say so once
+                if self.error is None:
+                    log.error("projectors.marks_unreadable", error=repr(exc))
+                self.error = exc
+            if self.position != before:
+                self._changed.set()
+                self._changed = asyncio.Event()
+
+    async def wait_for(self, seq: int, timeout: float) -> bool:
+        """True once every projector process has committed ``seq``; False after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.position < seq:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    def status(self) -> list[tuple[str, int, int]]:
+        head = self.node.engine.last_seq
+        return [(name, mark, head - mark) for name, mark in self.marks.items()]
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._store is not None:
+            self._store.close()
+
+
 def status_rows(url: str, data_dir: Path | None) -> list[tuple[str, int, int | None]]:
     """(name, position, lag) from the marks table; lag needs the journal's committed end."""
     store = open_store(url)
@@ -334,12 +420,15 @@ def status_rows(url: str, data_dir: Path | None) -> list[tuple[str, int, int | N
 
 
 async def start_history(
-    node: Node, view: View, data_dir: Path, timeout_s: float
-) -> tuple[ServeProjectors, Callable[[list[Any]], list[Any]]]:
-    """Start the projectors of ``cambist serve``; return them and the gateway's route hook
-    that serves the history endpoints from their tables."""
+    node: Node, view: View, data_dir: Path, timeout_s: float, *, external: bool = False
+) -> tuple[ServeProjectors | ExternalProjectors, Callable[[list[Any]], list[Any]]]:
+    """Start the projectors of ``cambist serve`` (or, ``external``, follow those of separate
+    processes); return them and the gateway's route hook that serves the history endpoints
+    from their tables."""
     from cambist.gateways.rest.history import History
 
-    projectors = ServeProjectors(node, data_dir)
+    projectors: ServeProjectors | ExternalProjectors = (
+        ExternalProjectors(node, data_dir) if external else ServeProjectors(node, data_dir)
+    )
     await projectors.start()
     return projectors, History(view, projectors, timeout_s, time.time_ns).override

@@ -36,7 +36,7 @@ from cambist.gateways.rest.view import View
 from cambist.log.journal import read_commands
 from cambist.node import Applied, Node
 from cambist.server.config import ServeConfig
-from cambist.server.projectors import ServeProjectors, start_history
+from cambist.server.projectors import ExternalProjectors, ServeProjectors, start_history
 from cambist.server.workers import WorkerPool, reserve_port
 
 log = structlog.get_logger("cambist.serve")
@@ -230,7 +230,7 @@ async def run_server(
         snapshot_interval_s=cfg.snapshot_interval_s,
     )  # fmt: skip
     store = KeyStore(data_dir / "gateway.sqlite")
-    projectors: ServeProjectors | None = None
+    projectors: ServeProjectors | ExternalProjectors | None = None
     try:
         view = await asyncio.to_thread(build_view, node, data_dir, cfg)
         gw_cfg = GatewayConfig(
@@ -239,8 +239,10 @@ async def run_server(
             min_sequence_timeout_s=cfg.min_sequence_timeout_s,
         )  # fmt: skip
         hook = None
-        if cfg.projectors:
-            projectors, hook = await start_history(node, view, data_dir, cfg.min_sequence_timeout_s)
+        if cfg.projectors or cfg.external_projectors:
+            projectors, hook = await start_history(
+                node, view, data_dir, cfg.min_sequence_timeout_s, external=cfg.external_projectors
+            )
         gateway = Gateway(node, view, store, gw_cfg, table_hook=hook)
         time_fsyncs(node, gateway.metrics)
         gateway.start()
