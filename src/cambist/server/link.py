@@ -141,11 +141,15 @@ class FrameWriter:
 
 
 class FramedProtocol(asyncio.Protocol):
-    """One end of a link: frames in, :meth:`on_batch` per frame; :attr:`writer` for frames out.
-    A malformed frame closes the link (the peer is broken: nothing it sends can be trusted)."""
+    """One end of a link: each decoded frame goes to ``on_batch``; :attr:`writer` for frames
+    out. A malformed frame closes the link (the peer is broken: nothing it sends can be
+    trusted)."""
 
-    def __init__(self, decode: Callable[[bytes], Any]) -> None:
+    def __init__(
+        self, decode: Callable[[bytes], Any], on_batch: Callable[[list[Any]], None]
+    ) -> None:
         self.reader = FrameReader(decode)
+        self.on_batch = on_batch
         self.transport: asyncio.Transport | None = None
         self.writer: FrameWriter | None = None
 
@@ -163,9 +167,6 @@ class FramedProtocol(asyncio.Protocol):
             return
         for batch in frames:
             self.on_batch(batch)
-
-    def on_batch(self, batch: list[Any]) -> None:
-        raise NotImplementedError
 
 
 def worker_decoder() -> Callable[[bytes], list[WorkerMessage]]:

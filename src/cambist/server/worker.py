@@ -50,12 +50,12 @@ class EngineLink(FramedProtocol):
     """The worker's connection to the engine process; many requests in flight at once."""
 
     def __init__(self) -> None:
-        super().__init__(engine_decoder())
+        super().__init__(engine_decoder(), self._answered)
         self.waiting: dict[int, asyncio.Future[Response]] = {}
         self.next_id = 0
         self.closed = asyncio.Event()
 
-    def on_batch(self, batch: list[LinkResponse]) -> None:
+    def _answered(self, batch: list[LinkResponse]) -> None:
         waiting = self.waiting
         for r in batch:
             fut = waiting.pop(r.id, None)

@@ -68,7 +68,7 @@ class WorkerConnection(FramedProtocol):
     """One worker's link: each forwarded request handled by the app, answers batched back."""
 
     def __init__(self, pool: WorkerPool) -> None:
-        super().__init__(worker_decoder())
+        super().__init__(worker_decoder(), self._received)
         self.pool = pool
         self.app = pool.app
         self.loop = asyncio.get_running_loop()
@@ -76,7 +76,7 @@ class WorkerConnection(FramedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.pool.links.discard(self)
 
-    def on_batch(self, batch: list[WorkerMessage]) -> None:
+    def _received(self, batch: list[WorkerMessage]) -> None:
         tasks = self.pool.tasks
         for msg in batch:
             if type(msg) is LinkRequest:
