@@ -41,6 +41,7 @@ NATIVE_GROUPS: dict[str, tuple[str, ...]] = {
             "core",
             "venue",
             "timefmt",
+            "wirescan",
             "venues/binance",
             "venues/bybit",
             "venues/coinbase",

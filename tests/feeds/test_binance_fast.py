@@ -98,9 +98,21 @@ def _depth(draw: st.DrawFn, good: bool = False) -> bytes:
 
 
 @st.composite
+def _ticker(draw: st.DrawFn, good: bool = False) -> bytes:
+    number, int_, symbol, _ = _values(good)
+    sym = draw(symbol)
+    data = (
+        f'{{"u":{draw(int_)},"s":"{sym}","b":"{draw(number)}","B":"{draw(number)}",'
+        f'"a":"{draw(number)}","A":"{draw(number)}"}}'
+    )
+    kinds = ["bookTicker"] + ([] if good else ["bookticker", "bookTickers"])
+    return f'{{"stream":"{sym.lower()}@{draw(st.sampled_from(kinds))}","data":{data}}}'.encode()
+
+
+@st.composite
 def _mutated(draw: st.DrawFn) -> bytes:
     """A well-formed message with a few bytes deleted, replaced or inserted."""
-    raw = bytearray(draw(st.one_of(_trade(good=True), _depth(good=True))))
+    raw = bytearray(draw(st.one_of(_trade(good=True), _depth(good=True), _ticker(good=True))))
     for _ in range(draw(st.integers(1, 3))):
         at = draw(st.integers(0, len(raw)))
         op = draw(st.sampled_from(["del", "set", "ins", "cut"]))
@@ -117,7 +129,11 @@ def _mutated(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(_trade(good=True), _depth(good=True), _trade(), _depth()))
+@given(
+    st.one_of(
+        _trade(good=True), _depth(good=True), _ticker(good=True), _trade(), _depth(), _ticker()
+    )
+)
 def test_fast_path_same_events_as_checked_path(raw: bytes) -> None:
     _check(raw)
 
@@ -139,7 +155,7 @@ def test_fast_path_takes_the_usual_layouts() -> None:
     from tests.feeds.conftest import sample_lines
 
     taken = [raw for raw in sample_lines("binance") if _check(raw)]
-    assert len(taken) == 2  # the combined aggTrade and depth samples (not bookTicker, not raw)
+    assert len(taken) == 3  # the combined aggTrade, depth and bookTicker samples (not raw)
     trade = (
         b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1795409402596,'
         b'"s":"BTCUSDT","a":0,"p":"19999.99000000","q":"20.02530365","f":1,"l":1,'

@@ -41,6 +41,7 @@ from cambist.feeds.venues._binance_wire import (
     TickerMsg,
     TradeMsg,
 )
+from cambist.feeds.wirescan import MS_LIMIT, boolean, dec, lit, pairs, skip_uint, string_end, uint
 
 if TYPE_CHECKING:
     from mypy_extensions import i64
@@ -268,20 +269,24 @@ def _kind(raw: bytes) -> bytes | None:
 
 # The byte-level fast path --------------------------------------------------------------------
 #
-# Compiled, a combined-stream aggTrade or depth update in Binance's exact layout is read by
-# native byte loops instead of msgspec (its decode into wire Structs, and the generic reads of
-# their fields from compiled code, were about half the gate's instructions per message). It
-# takes only a strict subset of what the checked path accepts, and returns None (the checked
-# path decides, with its errors) for anything else: another key order or spacing, escapes,
-# non-ASCII, numbers outside what an ``i64`` holds exactly, more decimals than the scale,
-# an unknown symbol. Its events are equal to the checked path's (tests/feeds/test_binance_fast.py).
-# Every helper takes and returns a position, -1 once anything failed, so calls chain.
+# Compiled, a combined-stream aggTrade, depth update or bookTicker in Binance's exact layout is
+# read by the native byte readers of ``wirescan`` instead of msgspec. It takes only a strict
+# subset of what the checked path accepts, and returns None (the checked path decides, with
+# its errors) for anything else: another key order or spacing, escapes, non-ASCII, numbers
+# outside what an ``i64`` holds exactly, more decimals than the scale, an unknown symbol. Its
+# events are equal to the checked path's (tests/feeds/test_binance_fast.py).
 
 _AGG_HEAD: Final = b'","data":{"e":"aggTrade","E":'
 _DEPTH_HEAD: Final = b'","data":{"e":"depthUpdate","E":'
 _AGG_KIND: Final = b"aggTrade"
 _DEPTH_KIND: Final = b"depth"
 _DEPTH_100: Final = b"depth@100ms"
+_TICKER_KIND: Final = b"bookTicker"
+_TICKER_HEAD: Final = b'","data":{"u":'
+_B: Final = b'","b":"'
+_BIG_B: Final = b',"B":"'
+_A_TEXT: Final = b',"a":"'
+_BIG_A: Final = b',"A":"'
 _S: Final = b',"s":"'
 _A: Final = b'","a":'
 _P: Final = b',"p":"'
@@ -296,10 +301,6 @@ _LOWER_U: Final = b',"u":'
 _BIDS: Final = b',"b":'
 _ASKS: Final = b',"a":'
 _END: Final = b"}}"
-_TRUE: Final = b"true"
-_FALSE: Final = b"false"
-_MS_LIMIT: Final = 9_000_000_000_000
-"""As ``timefmt.ms_ns``: larger millisecond times take the checked path."""
 
 
 def _fast(s: Session, raw: bytes, recv_ts: int) -> Event | None:
@@ -319,37 +320,39 @@ def _fast(s: Session, raw: bytes, recv_ts: int) -> Event | None:
     if at < 0 or end >= n:
         return None
     k: i64 = end - at - 1
-    if k == 8 and _lit(raw, at + 1, _AGG_KIND) == end:
+    if k == 8 and lit(raw, at + 1, _AGG_KIND) == end:
         return _fast_agg(s, raw, end, recv_ts)
-    if (k == 11 and _lit(raw, at + 1, _DEPTH_100) == end) or (
-        k == 5 and _lit(raw, at + 1, _DEPTH_KIND) == end
+    if (k == 11 and lit(raw, at + 1, _DEPTH_100) == end) or (
+        k == 5 and lit(raw, at + 1, _DEPTH_KIND) == end
     ):
         return _fast_depth(s, raw, end, recv_ts)
+    if k == 10 and lit(raw, at + 1, _TICKER_KIND) == end:
+        return _fast_ticker(s, raw, end, recv_ts)
     return None
 
 
 def _fast_agg(s: Session, raw: bytes, i: i64, recv_ts: int) -> Trade | None:
-    i = _skip_uint(raw, _lit(raw, i, _AGG_HEAD))  # E
-    i = _lit(raw, i, _S)
+    i = skip_uint(raw, lit(raw, i, _AGG_HEAD))  # E
+    i = lit(raw, i, _S)
     s0 = i
-    i = _name(raw, i)
+    i = string_end(raw, i)
     if i < 0:
         return None
     u = s.units.get(raw[s0:i].decode("ascii"))
     if u is None:
         return None
-    i = _lit(raw, i, _A)
+    i = lit(raw, i, _A)
     a0 = i
-    i = _skip_uint(raw, i)
+    i = skip_uint(raw, i)
     a1 = i
-    p, i = _dec(raw, _lit(raw, i, _P), u.price)
-    q, i = _dec(raw, _lit(raw, i, _Q), u.size)
-    i = _skip_uint(raw, _lit(raw, i, _F))
-    i = _skip_uint(raw, _lit(raw, i, _L))
-    t, i = _uint(raw, _lit(raw, i, _T))
-    m, i = _bool(raw, _lit(raw, i, _M))
-    _, i = _bool(raw, _lit(raw, i, _BIG_M))
-    if _lit(raw, i, _END) != len(raw) or t >= _MS_LIMIT:
+    p, i = dec(raw, lit(raw, i, _P), u.price)
+    q, i = dec(raw, lit(raw, i, _Q), u.size)
+    i = skip_uint(raw, lit(raw, i, _F))
+    i = skip_uint(raw, lit(raw, i, _L))
+    t, i = uint(raw, lit(raw, i, _T))
+    m, i = boolean(raw, lit(raw, i, _M))
+    _, i = boolean(raw, lit(raw, i, _BIG_M))
+    if lit(raw, i, _END) != len(raw) or t >= MS_LIMIT:
         return None
     side = SELL if m else BUY  # m: the buyer is the maker, so the taker sold
     tid = raw[a0:a1].decode("ascii")
@@ -357,24 +360,24 @@ def _fast_agg(s: Session, raw: bytes, i: i64, recv_ts: int) -> Trade | None:
 
 
 def _fast_depth(s: Session, raw: bytes, i: i64, recv_ts: int) -> BookUpdate | None:
-    e, i = _uint(raw, _lit(raw, i, _DEPTH_HEAD))
-    i = _lit(raw, i, _S)
+    e, i = uint(raw, lit(raw, i, _DEPTH_HEAD))
+    i = lit(raw, i, _S)
     s0 = i
-    i = _name(raw, i)
+    i = string_end(raw, i)
     if i < 0:
         return None
     u = s.units.get(raw[s0:i].decode("ascii"))
     if u is None:
         return None
-    first, i = _uint(raw, _lit(raw, i, _UPPER_U))
-    last, i = _uint(raw, _lit(raw, i, _LOWER_U))
+    first, i = uint(raw, lit(raw, i, _UPPER_U))
+    last, i = uint(raw, lit(raw, i, _LOWER_U))
     ps: i64 = u.price
     ss: i64 = u.size
     bids: list[Level] = []
     asks: list[Level] = []
-    i = _read_levels(raw, _lit(raw, i, _BIDS), ps, ss, bids)
-    i = _read_levels(raw, _lit(raw, i, _ASKS), ps, ss, asks)
-    if _lit(raw, i, _END) != len(raw) or e >= _MS_LIMIT:
+    i = pairs(raw, lit(raw, i, _BIDS), ps, ss, bids)
+    i = pairs(raw, lit(raw, i, _ASKS), ps, ss, asks)
+    if lit(raw, i, _END) != len(raw) or e >= MS_LIMIT:
         return None
     return BookUpdate(
         "binance",
@@ -391,136 +394,25 @@ def _fast_depth(s: Session, raw: bytes, i: i64, recv_ts: int) -> BookUpdate | No
     )
 
 
-def _lit(raw: bytes, i: i64, lit: bytes) -> i64:
-    """The position after ``lit`` if ``raw`` holds it at ``i``, else -1."""
-    n: i64 = len(lit)
-    if i < 0 or i + n > len(raw):
-        return -1
-    if n > 12:  # one slice and memcmp beat a byte loop from about here
-        return i + n if raw[i : i + n] == lit else -1
-    k: i64 = 0
-    while k < n:
-        if raw[i + k] != lit[k]:
-            return -1
-        k += 1
-    return i + n
-
-
-def _uint(raw: bytes, i: i64) -> tuple[i64, i64]:
-    """A JSON integer of 1 to 18 digits without sign or leading zero at ``i``, and the
-    position after it (``-1`` if there is none; what follows is the caller's to check)."""
-    n: i64 = len(raw)
-    if i < 0 or i >= n:
-        return 0, -1
-    c: i64 = raw[i]
-    if c == 48:  # "0": no digit may follow (the next literal check refuses one)
-        return 0, i + 1
-    v: i64 = 0
-    j: i64 = i
-    while j < n:
-        c = raw[j]
-        if c < 48 or c > 57:
-            break
-        if j - i >= 18:
-            return 0, -1
-        v = v * 10 + (c - 48)
-        j += 1
-    if j == i:
-        return 0, -1
-    return v, j
-
-
-def _skip_uint(raw: bytes, i: i64) -> i64:
-    _, j = _uint(raw, i)
-    return j
-
-
-def _bool(raw: bytes, i: i64) -> tuple[bool, i64]:
-    j = _lit(raw, i, _TRUE)
-    if j >= 0:
-        return True, j
-    return False, _lit(raw, i, _FALSE)
-
-
-def _name(raw: bytes, i: i64) -> i64:
-    """The position of the closing quote of a string of printable ASCII without escapes."""
-    n: i64 = len(raw)
+def _fast_ticker(s: Session, raw: bytes, i: i64, recv_ts: int) -> Quote | None:
+    seq, i = uint(raw, lit(raw, i, _TICKER_HEAD))
+    i = lit(raw, i, _S)
+    s0 = i
+    i = string_end(raw, i)
     if i < 0:
-        return -1
-    j: i64 = i
-    while j < n:
-        c: i64 = raw[j]
-        if c == 34:
-            return j if j > i else -1
-        if c < 32 or c > 126 or c == 92:
-            return -1
-        j += 1
-    return -1
-
-
-def _dec(raw: bytes, i: i64, scale: i64) -> tuple[i64, i64]:
-    """A quoted decimal (ASCII digits, at most one inner point, no more decimals than
-    ``scale``, at most 18 digits in units) at ``i`` after its opening quote, in units of
-    ``10**-scale`` as ``scaled.digits`` reads it, and the position after the closing quote."""
-    n: i64 = len(raw)
-    if i < 0:
-        return 0, -1
-    v: i64 = 0
-    point: i64 = -1
-    nd: i64 = 0
-    j: i64 = i
-    while True:
-        if j >= n:
-            return 0, -1
-        c: i64 = raw[j]
-        if 48 <= c <= 57:
-            nd += 1
-            if nd > 18:
-                return 0, -1
-            v = v * 10 + (c - 48)
-        elif c == 46 and point < 0 and j > i:
-            point = j
-        elif c == 34:
-            break
-        else:
-            return 0, -1
-        j += 1
-    if nd == 0:
-        return 0, -1
-    frac: i64 = 0 if point < 0 else j - point - 1
-    if frac > scale or nd + scale - frac > 18:
-        return 0, -1
-    while frac < scale:
-        v = v * 10
-        frac += 1
-    return v, j + 1
-
-
-def _ch(raw: bytes, i: i64, c: i64) -> i64:
-    """The position after the byte ``c`` if ``raw`` holds it at ``i``, else -1."""
-    if i < 0 or i >= len(raw) or raw[i] != c:
-        return -1
-    return i + 1
-
-
-def _read_levels(raw: bytes, i: i64, ps: i64, ss: i64, out: list[Level]) -> i64:
-    """``[["price","size"],...]`` at ``i`` appended to ``out``; the position after it."""
-    i = _ch(raw, i, 91)  # [
-    if i < 0:
-        return -1
-    if _ch(raw, i, 93) >= 0:  # ]
-        return i + 1
-    while True:
-        p, i = _dec(raw, _ch(raw, _ch(raw, i, 91), 34), ps)  # ["
-        q, i = _dec(raw, _ch(raw, _ch(raw, i, 44), 34), ss)  # ,"
-        i = _ch(raw, i, 93)
-        if i < 0:
-            return -1
-        out.append((p, q))
-        j = _ch(raw, i, 44)
-        if j < 0:
-            return _ch(raw, i, 93)
-        i = j
+        return None
+    u = s.units.get(raw[s0:i].decode("ascii"))
+    if u is None:
+        return None
+    ps: i64 = u.price
+    ss: i64 = u.size
+    bp, i = dec(raw, lit(raw, i, _B), ps)
+    bq, i = dec(raw, lit(raw, i, _BIG_B), ss)
+    ap, i = dec(raw, lit(raw, i, _A_TEXT), ps)
+    aq, i = dec(raw, lit(raw, i, _BIG_A), ss)
+    if lit(raw, i, _END) != len(raw):
+        return None
+    return Quote("binance", u.symbol, bp, bq, ap, aq, seq, 0, recv_ts)
 
 
 def _kind_found(raw: bytes) -> bytes:
