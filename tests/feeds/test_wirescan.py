@@ -1,0 +1,106 @@
+"""The fast paths' byte readers agree with the checked readers they stand in for, or decline:
+RFC 3339 with ``timefmt.rfc3339_ns``, decimals with ``scaled.parse``, JSON numbers with what
+msgspec accepts. A decline is always allowed (the checked path then decides); a different
+value never is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cambist.feeds import wirescan
+from cambist.feeds.scaled import parse
+from cambist.feeds.timefmt import rfc3339_ns
+from cambist.feeds.types import FeedError
+
+
+def _checked_ts(text: str) -> int | None:
+    try:
+        return rfc3339_ns(text)
+    except FeedError:
+        return None
+
+
+_stamp = st.builds(
+    lambda dt, digits, frac: (
+        dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac:09d}"[: digits + 1] if digits else "") + "Z"
+    ),
+    st.datetimes(datetime(1970, 1, 1), datetime(2199, 12, 31, 23, 59, 59)),
+    st.integers(0, 9),
+    st.integers(0, 999_999_999),
+)
+
+
+@given(_stamp)
+def test_rfc3339_valid_stamps_equal_the_checked_reader(text: str) -> None:
+    ns, end = wirescan.rfc3339(f'"{text}",'.encode(), 0)
+    assert end == len(text) + 2
+    assert ns == rfc3339_ns(text)
+
+
+@given(st.one_of(_stamp, st.text("0123456789-:TZ.", max_size=32)), st.data())
+def test_rfc3339_mutated_stamps_decline_or_agree(text: str, data: st.DataObject) -> None:
+    raw = bytearray(text.encode())
+    for _ in range(data.draw(st.integers(0, 2))):
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        if raw:
+            raw[at] = data.draw(st.sampled_from(b"0123456789-:TZ.x \x00"))
+    ns, end = wirescan.rfc3339(b'"' + bytes(raw) + b'"', 0)
+    if end >= 0:
+        assert ns == _checked_ts(raw.decode())
+
+
+def test_rfc3339_edges() -> None:
+    leap = datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)
+    assert wirescan.rfc3339(b'"2024-02-29T23:59:59Z"', 0)[0] == int(leap.timestamp()) * 10**9
+    for bad in (
+        b'"2023-02-29T00:00:00Z"',  # no such day
+        b'"2024-13-01T00:00:00Z"',
+        b'"2024-01-01T24:00:00Z"',
+        b'"2024-01-01T00:00:60Z"',  # a leap second: datetime refuses it, so must we
+        b'"2024-01-01T00:00:00.Z"',
+        b'"2024-01-01T00:00:00.1234567890Z"',
+        b'"2024-01-01T00:00:00+00:00"',
+        b'"1969-12-31T23:59:59Z"',
+    ):
+        assert wirescan.rfc3339(bad, 0)[1] == -1, bad
+    day = datetime(2026, 11, 23, tzinfo=UTC)
+    for k in range(0, 229 * 365, 97):  # every month length and leap rule (2000, 2100) to 2199
+        d = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=k)
+        text = d.strftime('"%Y-%m-%dT%H:%M:%SZ"').encode()
+        assert wirescan.rfc3339(text, 0)[0] == int(d.timestamp()) * 10**9
+    assert (
+        wirescan.rfc3339(b'"2026-11-23T00:00:00.5Z"', 0)[0]
+        == int(day.timestamp()) * 10**9 + 5 * 10**8
+    )
+
+
+@given(st.text("0123456789.", min_size=0, max_size=24), st.integers(0, 12))
+def test_dec_equals_scaled_parse_or_declines(text: str, scale: int) -> None:
+    v, end = wirescan.dec(f'{text}"'.encode(), 0, scale)
+    if end < 0:
+        return
+    assert end == len(text) + 1
+    assert v == parse(text, scale)
+
+
+@given(st.text("0123456789.-eE+", min_size=1, max_size=24), st.integers(0, 12))
+def test_num_reads_only_json_numbers(text: str, scale: int) -> None:
+    v, end = wirescan.num(f"{text},".encode(), 0, scale, 44)
+    if end < 0:
+        return
+    assert end == len(text)
+    msgspec.json.decode(text.encode())  # valid JSON, else this raises
+    assert v == parse(text, scale)
+
+
+def test_pairs_with_extra_strings_skips_them() -> None:
+    out: list[tuple[int, int]] = []
+    raw = b'[["1.5","2","0","1"],["3","0.25","0","2"]]}'
+    assert wirescan.pairs(raw, 0, 2, 2, out, 2) == len(raw) - 1
+    assert out == [(150, 200), (300, 25)]
+    assert wirescan.pairs(b'[["1.5","2","0"]]', 0, 2, 2, [], 2) == -1
+    assert wirescan.pairs(b"[]", 0, 2, 2, [], 2) == 2
