@@ -15,14 +15,26 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
 from cambist.feeds.scaled import Boxed, Units, number, text
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
-from cambist.feeds.types import NO_SEQ, Ack, BookUpdate, Event, FeedError, Level, Quote, Trade
+from cambist.feeds.types import (
+    BUY,
+    NO_SEQ,
+    SELL,
+    Ack,
+    BookUpdate,
+    Event,
+    FeedError,
+    Level,
+    Quote,
+    Side,
+    Trade,
+)
 from cambist.feeds.venue import Subscription, VenueSession, VenueWire
 from cambist.feeds.venues._kraken_wire import (
     BookMsg,
@@ -32,8 +44,14 @@ from cambist.feeds.venues._kraken_wire import (
     TickerMsg,
     TradeMsg,
 )
+from cambist.feeds.wirescan import ch, lit, num, rfc3339, skip_uint, string_end, uint
+
+if TYPE_CHECKING:
+    from mypy_extensions import i64
 
 DEPTH = 10
+_NATIVE: Final = not __file__.endswith(".py")
+"""Compiled by mypyc: the usual messages are read by the byte-level fast path (``_fast``)."""
 
 
 _HEAD = msgspec.json.Decoder(Head)
@@ -186,6 +204,15 @@ class Session(VenueSession):
         return KrakenBook(symbol, DEPTH)
 
     def parse(self, raw: bytes, recv_ts: int) -> list[Event]:
+        if _NATIVE:
+            events = _fast(self, raw, recv_ts)
+            if events is not None:
+                return events
+        return self.parse_checked(raw, recv_ts)
+
+    def parse_checked(self, raw: bytes, recv_ts: int) -> list[Event]:
+        """Every message through msgspec's decoders (``parse`` when interpreted, and for
+        anything the compiled byte-level ``_fast`` does not take)."""
         try:
             if raw.startswith(_BOOK_HEAD):
                 return self._book(_BOOK.decode(raw), recv_ts)
@@ -261,6 +288,184 @@ class Session(VenueSession):
             rfc3339_ns(k.timestamp) if k.timestamp else 0,
             recv_ts,
         )
+
+
+# The byte-level fast path --------------------------------------------------------------------
+#
+# Compiled, trade, book and ticker messages in Kraken's exact layout are read by the native
+# byte readers of ``wirescan`` instead of msgspec with ``float_hook=str`` (which made a ``str``
+# of every price and size, then the text cache an int of it). Anything else returns None and
+# takes the checked path with its errors: another key order or spacing, escapes, non-ASCII,
+# exponents or more decimals than the pair's scale, a missing timestamp, an unknown symbol.
+# tests/feeds/test_kraken_fast.py checks it gives the checked path's events or declines.
+
+_TRADE_HEAD: Final = b'{"channel":"trade","type":"'
+_BOOK_FAST_HEAD: Final = b'{"channel":"book","type":"'
+_TICKER_HEAD: Final = b'{"channel":"ticker","type":"'
+_DATA: Final = b'","data":['
+_SYMBOL: Final = b'{"symbol":"'
+_SIDE: Final = b'","side":"'
+_PRICE: Final = b'","price":'
+_QTY: Final = b',"qty":'
+_ORD_TYPE: Final = b',"ord_type":"'
+_TRADE_ID: Final = b',"trade_id":'
+_TIMESTAMP: Final = b',"timestamp":'
+_BIDS: Final = b'","bids":'
+_ASKS: Final = b',"asks":'
+_CHECKSUM: Final = b',"checksum":'
+_LEVEL_PRICE: Final = b'{"price":'
+_BID: Final = b'","bid":'
+_BID_QTY: Final = b',"bid_qty":'
+_ASK: Final = b',"ask":'
+_ASK_QTY: Final = b',"ask_qty":'
+_UPDATE: Final = b"update"
+_SNAPSHOT: Final = b"snapshot"
+_BUY_TEXT: Final = b"buy"
+_SELL_TEXT: Final = b"sell"
+
+
+def _fast(s: Session, raw: bytes, recv_ts: int) -> list[Event] | None:
+    """The events of a trade, book or ticker message in Kraken's layout, or None."""
+    if len(raw) < 40 or raw[0] != 123 or raw[11] != 34:  # '{"channel":"'
+        return None
+    i = lit(raw, 0, _BOOK_FAST_HEAD)
+    if i >= 0:
+        return _fast_book(s, raw, i, recv_ts)
+    i = lit(raw, 0, _TRADE_HEAD)
+    if i >= 0:
+        return _fast_trades(s, raw, i, recv_ts)
+    i = lit(raw, 0, _TICKER_HEAD)
+    if i >= 0:
+        return _fast_ticker(s, raw, i, recv_ts)
+    return None
+
+
+def _kind(raw: bytes, i: i64) -> tuple[bool, i64]:
+    """``update`` or ``snapshot`` and the position after ``","data":[``."""
+    j = lit(raw, i, _UPDATE)
+    if j >= 0:
+        return False, lit(raw, j, _DATA)
+    return True, lit(raw, lit(raw, i, _SNAPSHOT), _DATA)
+
+
+def _unit(s: Session, raw: bytes, i: i64) -> tuple[Units | None, i64]:
+    """The pair of ``{"symbol":"BTC/USD`` at ``i`` and the position of its closing quote."""
+    i = lit(raw, i, _SYMBOL)
+    j = string_end(raw, i)
+    if j < 0:
+        return None, -1
+    return s.units.get(raw[i:j].decode("ascii")), j
+
+
+def _end(raw: bytes, i: i64) -> bool:
+    """``]}`` closes the message at ``i`` exactly."""
+    return i >= 0 and i + 2 == len(raw) and raw[i] == 93 and raw[i + 1] == 125
+
+
+def _fast_trades(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | None:
+    _, i = _kind(raw, i)
+    out: list[Event] = []
+    while i >= 0:
+        u, i = _unit(s, raw, i)
+        if u is None:
+            return None
+        k = lit(raw, i, _SIDE)
+        j = string_end(raw, k)
+        taker: Side
+        if j == k + 4 and lit(raw, k, _SELL_TEXT) == j:
+            taker = SELL
+        elif j == k + 3 and lit(raw, k, _BUY_TEXT) == j:
+            taker = BUY
+        else:
+            return None
+        p, i = num(raw, lit(raw, j, _PRICE), u.price, 44)
+        q, i = num(raw, lit(raw, i, _QTY), u.size, 44)
+        k = lit(raw, i, _ORD_TYPE)
+        if k >= 0:  # optional, as in the checked path
+            i = string_end(raw, k, True) + 1
+        t0 = lit(raw, i, _TRADE_ID)
+        t1 = skip_uint(raw, t0)
+        ts, i = rfc3339(raw, lit(raw, t1, _TIMESTAMP))
+        i = ch(raw, i, 125)  # }
+        if i < 0:
+            return None
+        tid = raw[t0:t1].decode("ascii")
+        out.append(Trade("kraken", u.symbol, taker, p, q, tid, ts, recv_ts))
+        if _end(raw, i):
+            return out
+        i = ch(raw, i, 44)
+    return None
+
+
+def _fast_book(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | None:
+    snap, i = _kind(raw, i)
+    out: list[Event] = []
+    while i >= 0:
+        u, i = _unit(s, raw, i)
+        if u is None:
+            return None
+        ps: i64 = u.price
+        ss: i64 = u.size
+        bids: list[Level] = []
+        asks: list[Level] = []
+        i = _fast_levels(raw, lit(raw, i, _BIDS), ps, ss, bids)
+        i = _fast_levels(raw, lit(raw, i, _ASKS), ps, ss, asks)
+        crc, i = uint(raw, lit(raw, i, _CHECKSUM))
+        ts, i = rfc3339(raw, lit(raw, i, _TIMESTAMP))
+        i = ch(raw, i, 125)
+        if i < 0:
+            return None
+        out.append(
+            BookUpdate("kraken", u.symbol, snap, bids, asks, NO_SEQ, NO_SEQ, ts, recv_ts, crc)
+        )
+        if _end(raw, i):
+            return out
+        i = ch(raw, i, 44)
+    return None
+
+
+def _fast_levels(raw: bytes, i: i64, ps: i64, ss: i64, out: list[Level]) -> i64:
+    """``[{"price":N,"qty":N},...]`` at ``i`` appended to ``out``; the position after it."""
+    i = ch(raw, i, 91)  # [
+    if i < 0:
+        return -1
+    if ch(raw, i, 93) >= 0:  # ]
+        return i + 1
+    while True:
+        p, i = num(raw, lit(raw, i, _LEVEL_PRICE), ps, 44)
+        q, i = num(raw, lit(raw, i, _QTY), ss, 125)
+        i = ch(raw, i, 125)  # }
+        if i < 0:
+            return -1
+        out.append((p, q))
+        j = ch(raw, i, 44)
+        if j < 0:
+            return ch(raw, i, 93)
+        i = j
+
+
+def _fast_ticker(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | None:
+    _, i = _kind(raw, i)
+    out: list[Event] = []
+    while i >= 0:
+        u, i = _unit(s, raw, i)
+        if u is None:
+            return None
+        ps: i64 = u.price
+        ss: i64 = u.size
+        bp, i = num(raw, lit(raw, i, _BID), ps, 44)
+        bq, i = num(raw, lit(raw, i, _BID_QTY), ss, 44)
+        ap, i = num(raw, lit(raw, i, _ASK), ps, 44)
+        aq, i = num(raw, lit(raw, i, _ASK_QTY), ss, 44)
+        ts, i = rfc3339(raw, lit(raw, i, _TIMESTAMP))
+        i = ch(raw, i, 125)
+        if i < 0:
+            return None
+        out.append(Quote("kraken", u.symbol, bp, bq, ap, aq, NO_SEQ, ts, recv_ts))
+        if _end(raw, i):
+            return out
+        i = ch(raw, i, 44)
+    return None
 
 
 def _klevels(levels: list[Level], ps: int, ss: int) -> str:
