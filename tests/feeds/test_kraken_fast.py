@@ -45,7 +45,8 @@ def _check(raw: bytes) -> bool:
 _digits = st.text("0123456789", min_size=1, max_size=10)
 _good_number = st.one_of(
     st.integers(0, 10**9).map(str),
-    st.builds(lambda a, b: f"{int(a)}.{b}", _digits, st.text("0123456789", min_size=1, max_size=7)),
+    # at most 2 decimals: every scale here holds them (more are taken only up to the scale)
+    st.builds(lambda a, b: f"{int(a)}.{b}", _digits, st.text("0123456789", min_size=1, max_size=2)),
 )
 _stamp = st.builds(
     lambda d, f: d.strftime("%Y-%m-%dT%H:%M:%S") + f".{f:06d}Z",
@@ -157,10 +158,8 @@ def test_fast_path_never_raises_on_any_bytes(raw: bytes) -> None:
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(_trades(good=True), _book(good=True), _ticker(good=True)))
 def test_fast_path_takes_well_formed_messages(raw: bytes) -> None:
-    """Generated in the venue's layout with values the scales hold: taken unless the checked
-    path refuses it too (a value with more decimals than the pair's scale)."""
-    if not _check(raw):
-        assert isinstance(_outcome(_session(), raw), str)
+    """Generated in the venue's layout with values every scale holds: always taken."""
+    assert _check(raw)
 
 
 def test_fast_path_takes_the_samples_and_the_emulator_layouts() -> None:
