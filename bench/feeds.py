@@ -144,6 +144,7 @@ def _gate_worker(venues: list[str], n: int, reps: int, conn: Any, go: Any) -> No
     conn.send_bytes(b"R")
     go.wait()
     c0 = time.process_time()
+    t0 = time.perf_counter()
     msgs = 0
     for _ in range(reps):
         for v, r in recs.items():
@@ -162,7 +163,8 @@ def _gate_worker(venues: list[str], n: int, reps: int, conn: Any, go: Any) -> No
             msgs += 2 * len(r["all"])
             if any(c.stats.malformed or c.stats.resyncs for c in cores):
                 raise RuntimeError(f"{v}: malformed or resynced messages in the recording")
-    conn.send_bytes(b"D" + json.dumps([msgs, time.process_time() - c0]).encode())
+    busy = [msgs, time.process_time() - c0, time.perf_counter() - t0]
+    conn.send_bytes(b"D" + json.dumps(busy).encode())
 
 
 def balance(cost: dict[str, float], workers: int) -> list[list[str]]:
@@ -201,14 +203,16 @@ def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, float]:
         t0 = time.perf_counter()
         go.set()
         msgs, cpu, live = 0, 0.0, list(pipes)
+        busy: list[list[float]] = []  # per worker: CPU and wall seconds until its last batch
         while live:
             for c in mp.connection.wait(live):
                 data = c.recv_bytes()  # type: ignore[union-attr]
                 if data[:1] == b"L":
                     sink.append_encoded(data[1:])
                 else:
-                    m, s = json.loads(data[1:])
+                    m, s, w = json.loads(data[1:])
                     msgs, cpu = msgs + m, cpu + s
+                    busy.append([round(s, 3), round(w, 3)])
                     live.remove(c)
         sink.flush()
         wall = time.perf_counter() - t0
@@ -224,6 +228,8 @@ def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, float]:
         "wall_s": wall,
         "cpu_us_per_msg": (cpu + parent_cpu) / msgs * 1e6,
         "load": load,
+        "workers_cpu_wall_s": busy,
+        "parent_cpu_s": round(parent_cpu, 3),
     }
 
 
@@ -410,7 +416,10 @@ def measure(quick: bool) -> dict[str, Any]:
             f"({g['messages']:,} msgs, {g['records']:,} records logged, "
             f"{g['cpu_us_per_msg']:.2f} us CPU/msg, load {g['load']:.1f})"
         )
-    print(f"  groups: {groups}")
+    print(
+        f"  groups: {groups}; per worker CPU / wall s: {total['workers_cpu_wall_s']}, "
+        f"parent CPU {total['parent_cpu_s']} s, wall {total['wall_s']:.3f} s"
+    )
     b = recs["binance"]
     # the machine is shared: alternate cryptofeed and the gate on the same messages a few
     # times and keep each one's best, so the ratio compares like with like. cryptofeed has
@@ -445,6 +454,7 @@ def measure(quick: bool) -> dict[str, Any]:
         "gate_cpu_us_per_msg": round(total["cpu_us_per_msg"], 2),
         "gate_1_worker_cpu_us_per_msg": round(one["cpu_us_per_msg"], 2),
         "gate_groups": groups,
+        "gate_workers_cpu_wall_s": total["workers_cpu_wall_s"],
         "load_avg_1m": os.getloadavg()[0],
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in lat.items()},
         "cryptofeed_msgs_per_s": round(cf_all),
