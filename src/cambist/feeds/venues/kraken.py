@@ -14,7 +14,6 @@ Without a shared id, redundant connections are merged by following one.
 from __future__ import annotations
 
 import zlib
-from bisect import bisect_left
 from typing import TYPE_CHECKING, ClassVar, Final
 
 import msgspec
@@ -76,36 +75,40 @@ class CrcBook(L2Book):
 
     The CRC32 covers 20 levels after every update, but an update changes one or two: the
     text of a level is built when the level changes and kept in a list parallel to the
-    sorted prices (bisect), so the checksum joins cached strings instead of sorting and
-    formatting 40 values per update. Lists, not dicts keyed by price: prices are multiples
-    of the tick (of 10**6 units at the usual scale), whose low bits are all zero, so an
-    int-keyed dict probes several slots per lookup (about 300 instructions each).
+    sorted prices (binary search), so the checksum joins cached strings instead of sorting
+    and formatting 40 values per update. Lists, not dicts keyed by price: prices are
+    multiples of the tick (of 10**6 units at the usual scale), whose low bits are all zero,
+    so an int-keyed dict probes several slots per lookup (about 300 instructions each). The
+    price's own text is kept too: a size change, the usual update, formats only the size.
     """
 
-    __slots__ = ("apx", "atexts", "bpx", "btexts")
+    __slots__ = ("apt", "apx", "atexts", "bpt", "bpx", "btexts")
 
     def __init__(self, depth: int = 0) -> None:
         super().__init__(depth)
         self.bpx: list[int] = []
         """Bid prices, ascending (best last)."""
+        self.bpt: list[str] = []
+        """The text of each price of ``bpx``, at the same index."""
         self.btexts: list[str] = []
-        """The checksum text of each level of ``bpx``, at the same index."""
+        """The checksum text (price then size) of each level of ``bpx``, at the same index."""
         self.apx: list[int] = []
         """Ask prices, ascending (best first)."""
+        self.apt: list[str] = []
         self.atexts: list[str] = []
 
     def clear(self) -> None:
         super().clear()
-        self.btexts.clear()
-        self.atexts.clear()
+        for side in (self.btexts, self.atexts, self.bpt, self.apt):
+            side.clear()
         self.bpx.clear()
         self.apx.clear()
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
         if bids:
-            _apply(bids, self.bids, self.btexts, self.bpx)
+            _apply(bids, self.bids, self.btexts, self.bpx, self.bpt)
         if asks:
-            _apply(asks, self.asks, self.atexts, self.apx)
+            _apply(asks, self.asks, self.atexts, self.apx, self.apt)
         if self.depth:
             self.truncate(self.depth)
 
@@ -114,9 +117,11 @@ class CrcBook(L2Book):
         while len(bpx) > depth:
             del self.bids[bpx.pop(0)]
             self.btexts.pop(0)
+            self.bpt.pop(0)
         while len(apx) > depth:
             del self.asks[apx.pop()]
             self.atexts.pop()
+            self.apt.pop()
 
     def checksum(self) -> int:
         """Same value as ``checksum(self)``, from the cached level texts."""
@@ -130,22 +135,45 @@ class CrcBook(L2Book):
         return zlib.crc32("".join(parts).encode())
 
 
-def _apply(levels: list[Level], side: dict[int, int], texts: list[str], prices: list[int]) -> None:
+def _search(prices: list[int], px: int) -> i64:
+    """``bisect_left(prices, px)`` as a native loop (the call and its generic comparisons
+    cost about 700 instructions per level)."""
+    lo: i64 = 0
+    hi: i64 = len(prices)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if prices[mid] < px:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _apply(
+    levels: list[Level],
+    side: dict[int, int],
+    texts: list[str],
+    prices: list[int],
+    ptexts: list[str],
+) -> None:
     rows: list[tuple[Boxed, Boxed]] = levels  # objects, not new ints (see ``scaled.Boxed``)
     for px, sz in rows:
-        i = bisect_left(prices, px)
+        i = _search(prices, px)
         found = i < len(prices) and prices[i] == px
         if sz:
             if found:
-                texts[i] = f"{px}{sz}"
+                texts[i] = ptexts[i] + str(sz)
             else:
+                pt = str(px)
                 prices.insert(i, px)
-                texts.insert(i, f"{px}{sz}")
+                ptexts.insert(i, pt)
+                texts.insert(i, pt + str(sz))
             side[px] = sz
         elif found:
             del side[px]
             del prices[i]
             del texts[i]
+            del ptexts[i]
 
 
 class KrakenBook(SyncedBook):
