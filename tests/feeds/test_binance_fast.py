@@ -150,6 +150,15 @@ def test_fast_path_never_raises_on_any_bytes(raw: bytes) -> None:
     _check(raw)
 
 
+def test_fast_path_declines_control_bytes_in_the_stream_name() -> None:
+    """Found by the random-bytes test: the stream name is checked like any JSON string."""
+    ticker = (
+        b'{"stream":"\x00@bookTicker","data":{"u":1,"s":"BTCUSDT","b":"1","B":"1","a":"1","A":"1"}}'
+    )
+    assert binance._fast(_session(), ticker, 7) is None
+    assert str(_outcome(_session(), ticker)).startswith("FeedError")
+
+
 def test_fast_path_takes_the_usual_layouts() -> None:
     """What the venue (and the emulator) send is taken, so the compiled build gains."""
     from tests.feeds.conftest import sample_lines

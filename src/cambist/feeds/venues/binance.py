@@ -304,7 +304,8 @@ _END: Final = b"}}"
 
 
 def _fast(s: Session, raw: bytes, recv_ts: int) -> Event | None:
-    """The event of an aggTrade or depth message in Binance's layout, or None (see above)."""
+    """The event of an aggTrade, depth or bookTicker message in Binance's layout, or None
+    (see above)."""
     n: i64 = len(raw)
     if n < 40 or not raw.startswith(_COMBINED):
         return None
@@ -314,6 +315,8 @@ def _fast(s: Session, raw: bytes, recv_ts: int) -> Event | None:
         c: i64 = raw[end]
         if c == 34:  # the stream name's closing quote
             break
+        if c < 32 or c > 126 or c == 92:  # not JSON the checked path takes, or an escape
+            return None
         if c == 64 and at < 0:  # '@'
             at = end
         end += 1
