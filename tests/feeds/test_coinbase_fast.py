@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cambist.feeds import wirescan
 from cambist.feeds.core import Core, Counters
 from cambist.feeds.merge import Merger
 from cambist.feeds.scaled import Scale
@@ -244,22 +243,6 @@ def test_fast_path_never_raises_on_any_bytes(raw: bytes) -> None:
     _check(b'{"channel":"l2_data","client_id":"","timestamp":"' + raw)
     _check(b'{"channel":"ticker","client_id":"","timestamp":"2026-11-23T06:22:07Z",' + raw)
     _check(raw)
-
-
-@settings(max_examples=300)
-@given(_time, st.text('0123456789.Z"x,', max_size=14), st.binary(max_size=3))
-def test_time_reads_as_wirescan_rfc3339(text: str, tail: str, junk: bytes) -> None:
-    """``_time`` remembers each date-and-seconds: whether or not it knows the prefix, it
-    gives ``wirescan.rfc3339``'s result, also for a known prefix with a broken fraction."""
-    whole = f'"{text}"'.encode() + junk
-    prefix = text[:19]
-    odd = f'"{prefix}{tail}'.encode() + junk
-    for raw in (whole, odd, whole, odd, junk + whole):
-        assert coinbase._time(raw, 0) == wirescan.rfc3339(raw, 0)
-    coinbase._time(f'"{prefix}Z"'.encode(), 0)  # the prefix known from now on, if valid
-    for raw in (whole, odd):
-        assert coinbase._time(raw, 0) == wirescan.rfc3339(raw, 0)
-        assert coinbase._time(b"x" + raw, 1) == wirescan.rfc3339(b"x" + raw, 1)
 
 
 TRADE = (

@@ -53,6 +53,22 @@ def test_rfc3339_mutated_stamps_decline_or_agree(text: str, data: st.DataObject)
         assert ns == _checked_ts(raw.decode())
 
 
+@given(_stamp, st.text('0123456789.Z"x,', max_size=14), st.binary(max_size=3))
+def test_rfc3339_remembered_prefix_reads_as_a_fresh_one(text: str, tail: str, junk: bytes) -> None:
+    """The date-and-seconds read last are remembered: a known prefix with any fraction or
+    broken tail gives what a first read gives."""
+    whole = f'"{text}"'.encode() + junk
+    odd = f'"{text[:19]}{tail}'.encode() + junk
+    for raw in (whole, odd, junk + whole):
+        wirescan._LAST.prefix = b""
+        fresh = wirescan.rfc3339(raw, 0)
+        assert wirescan.rfc3339(raw, 0) == fresh  # now with the prefix remembered
+        wirescan.rfc3339(whole, 0)
+        assert wirescan.rfc3339(raw, 0) == fresh
+        if fresh[1] >= 0:
+            assert fresh[0] == rfc3339_ns(raw[1 : fresh[1] - 1].decode())
+
+
 def test_rfc3339_edges() -> None:
     leap = datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)
     assert wirescan.rfc3339(b'"2024-02-29T23:59:59Z"', 0)[0] == int(leap.timestamp()) * 10**9

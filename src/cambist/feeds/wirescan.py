@@ -36,7 +36,9 @@ def lit(raw: bytes, i: i64, text: bytes) -> i64:
     if i < 0 or i + n > len(raw):
         return -1
     if n > 12:  # one slice and memcmp beat a byte loop from about here
-        return i + n if raw[i : i + n] == text else -1
+        if raw[i : i + n] != text:  # (a conditional expression here would box the result)
+            return -1
+        return i + n
     k: i64 = 0
     while k < n:
         if raw[i + k] != text[k]:
@@ -200,48 +202,47 @@ def _two(raw: bytes, i: i64) -> i64:
     return a * 10 + b
 
 
+class _LastStamp:
+    """The date-and-seconds ``rfc3339`` read last and its time: a message's timestamps share
+    them, and the next message's mostly too, so only the fraction is left to read."""
+
+    def __init__(self) -> None:
+        self.prefix = b""
+        self.ns: i64 = 0
+
+
+_LAST: Final = _LastStamp()
+
+
 def rfc3339(raw: bytes, i: i64) -> tuple[i64, i64]:
     """``"2026-11-23T06:22:07.887872Z"`` at ``i`` on its opening quote: nanoseconds since the
     epoch, as ``timefmt.rfc3339_ns`` gives, and the position after the closing quote.
     Declines: years before 1970 or after 2200, out-of-range fields (a leap second), no
-    fraction digit after a point, more than nine, any other form."""
+    fraction digit after a point, more than nine, any other form. The date and seconds are
+    converted once per distinct prefix (about 2,000 instructions, 500 when remembered)."""
     i = ch(raw, i, 34)
     if i < 0 or i + 21 > len(raw):
         return 0, -1
-    hi = _two(raw, i)
-    lo = _two(raw, i + 2)
-    if hi < 0 or lo < 0 or raw[i + 4] != 45 or raw[i + 7] != 45 or raw[i + 10] != 84:
-        return 0, -1
-    if raw[i + 13] != 58 or raw[i + 16] != 58:
-        return 0, -1
-    year: i64 = hi * 100 + lo
-    month = _two(raw, i + 5)
-    day = _two(raw, i + 8)
-    hour = _two(raw, i + 11)
-    minute = _two(raw, i + 14)
-    sec = _two(raw, i + 17)
-    if year < 1970 or year > 2200 or month < 1 or month > 12 or day < 1 or hour < 0:
-        return 0, -1
-    if hour > 23 or minute < 0 or minute > 59 or sec < 0 or sec > 59:
-        return 0, -1
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    mdays: i64 = (
-        29 if month == 2 and leap else (28 if month == 2 else 30 + (month + month // 8) % 2)
-    )
-    if day > mdays:
-        return 0, -1
-    y: i64 = year - 1
-    days: i64 = 365 * (year - 1970) + (y // 4 - 492) - (y // 100 - 19) + (y // 400 - 4)
-    days += _DAYS_BEFORE[month - 1] + (1 if month > 2 and leap else 0) + day - 1
-    ns: i64 = ((days * 24 + hour) * 60 + minute) * 60 + sec
-    ns = ns * 1_000_000_000
+    key = raw[i : i + 19]
+    last = _LAST
+    if key == last.prefix:
+        ns = last.ns
+    else:
+        ns = _seconds_ns(raw, i)
+        if ns < 0:
+            return 0, -1
+        last.prefix = key
+        last.ns = ns
     j: i64 = i + 19
     if raw[j] == 46:  # the fraction: 1 to 9 digits
         j += 1
         start = j
         frac: i64 = 0
-        while j < len(raw) and 48 <= raw[j] <= 57:
-            frac = frac * 10 + (raw[j] - 48)
+        while j < len(raw):
+            c: i64 = raw[j]
+            if c < 48 or c > 57:
+                break
+            frac = frac * 10 + (c - 48)
             j += 1
         nd: i64 = j - start
         if nd == 0 or nd > 9:
@@ -253,3 +254,34 @@ def rfc3339(raw: bytes, i: i64) -> tuple[i64, i64]:
     if lit(raw, j, b'Z"') < 0:
         return 0, -1
     return ns, j + 2
+
+
+def _seconds_ns(raw: bytes, i: i64) -> i64:
+    """``YYYY-MM-DDTHH:MM:SS`` at ``i`` in nanoseconds since the epoch, or -1."""
+    hi = _two(raw, i)
+    lo = _two(raw, i + 2)
+    if hi < 0 or lo < 0 or raw[i + 4] != 45 or raw[i + 7] != 45 or raw[i + 10] != 84:
+        return -1
+    if raw[i + 13] != 58 or raw[i + 16] != 58:
+        return -1
+    year: i64 = hi * 100 + lo
+    month = _two(raw, i + 5)
+    day = _two(raw, i + 8)
+    hour = _two(raw, i + 11)
+    minute = _two(raw, i + 14)
+    sec = _two(raw, i + 17)
+    if year < 1970 or year > 2200 or month < 1 or month > 12 or day < 1 or hour < 0:
+        return -1
+    if hour > 23 or minute < 0 or minute > 59 or sec < 0 or sec > 59:
+        return -1
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    mdays: i64 = (
+        29 if month == 2 and leap else (28 if month == 2 else 30 + (month + month // 8) % 2)
+    )
+    if day > mdays:
+        return -1
+    y: i64 = year - 1
+    days: i64 = 365 * (year - 1970) + (y // 4 - 492) - (y // 100 - 19) + (y // 400 - 4)
+    days += _DAYS_BEFORE[month - 1] + (1 if month > 2 and leap else 0) + day - 1
+    secs: i64 = ((days * 24 + hour) * 60 + minute) * 60 + sec
+    return secs * 1_000_000_000

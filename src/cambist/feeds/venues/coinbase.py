@@ -307,7 +307,6 @@ _BEST_ASK: Final = b',"best_ask":"'
 _BEST_ASK_QTY: Final = b',"best_ask_quantity":"'
 _KEY: Final = b'","'
 _KEY_END: Final = b'":"'
-_Z: Final = b'Z"'
 _END: Final = b"]}"
 _TICKER_EXTRA: Final = frozenset(
     b"price volume_24_h low_24_h high_24_h low_52_w high_52_w price_percent_chg_24_h".split()
@@ -329,9 +328,9 @@ def _fast(s: Session, raw: bytes, recv_ts: int) -> tuple[int, list[Event]] | Non
         i = len(_TRADES_HEAD)
     else:
         return None
-    ts, i = _time(raw, i)  # checked for trades too, as ``_events`` does
-    seq, i = uint(raw, _at(raw, i, _SEQ))
-    i = _at(raw, i, _EVENTS)
+    ts, i = rfc3339(raw, i)  # checked for trades too, as ``_events`` does
+    seq, i = uint(raw, lit(raw, i, _SEQ))
+    i = lit(raw, i, _EVENTS)
     if i < 0:
         return None
     out: list[Event] = []
@@ -350,72 +349,6 @@ def _fast(s: Session, raw: bytes, recv_ts: int) -> tuple[int, list[Event]] | Non
     if i < 0 or lit(raw, i, _END) != len(raw):
         return None
     return seq, out
-
-
-class _Last:
-    """The date-and-seconds ``_time`` read last, and its nanoseconds."""
-
-    def __init__(self) -> None:
-        self.prefix = b""
-        self.secs: i64 = 0
-
-
-_LAST: Final = _Last()
-
-
-def _time(raw: bytes, i: i64) -> tuple[i64, i64]:
-    """``wirescan.rfc3339`` at ``i`` (on the opening quote): the same value, or decline.
-    Its 19 characters of date and seconds decide the seconds and whether they are valid, so
-    when they are the last ones read (a message's times share them, and the next message's
-    mostly too) only the fraction and the ``Z`` are left to read, as ``rfc3339`` reads them:
-    about 500 instructions instead of 2,000."""
-    n: i64 = len(raw)
-    if i < 0 or i + 22 > n:
-        return 0, -1
-    key = raw[i + 1 : i + 20]
-    last = _LAST
-    if key != last.prefix:
-        ns, j = rfc3339(raw, i)
-        if j >= 0:
-            last.prefix = key
-            last.secs = ns - ns % 1_000_000_000
-        return ns, j
-    if raw[i] != 34:
-        return 0, -1
-    v: i64 = last.secs
-    j = i + 20
-    if raw[j] == 46:  # the fraction: 1 to 9 digits
-        j += 1
-        start = j
-        frac: i64 = 0
-        while j < n:
-            c: i64 = raw[j]
-            if c < 48 or c > 57:
-                break
-            frac = frac * 10 + (c - 48)
-            j += 1
-        nd: i64 = j - start
-        if nd == 0 or nd > 9:
-            return 0, -1
-        while nd < 9:
-            frac = frac * 10
-            nd += 1
-        v += frac
-    j = lit(raw, j, _Z)
-    if j < 0:
-        return 0, -1
-    return v, j
-
-
-def _at(raw: bytes, i: i64, text: bytes) -> i64:
-    """``wirescan.lit`` as one slice compared at once, whose result is never boxed (``lit``
-    boxes it for literals of over 12 bytes): about 200 instructions, 350 with ``lit``."""
-    n: i64 = len(text)
-    if i < 0 or i + n > len(raw):
-        return -1
-    if raw[i : i + n] != text:
-        return -1
-    return i + n
 
 
 def _list_end(raw: bytes, i: i64) -> tuple[bool, i64]:
@@ -438,24 +371,24 @@ def _product(s: Session, raw: bytes, i: i64) -> tuple[Units | None, i64]:
 def _trades_event(s: Session, raw: bytes, i: i64, seq: int, recv_ts: int, out: list[Event]) -> i64:
     """``{"type":"update","trades":[...]}`` at ``i``: its trades onto ``out`` (the event's
     type is not read by ``_events`` either); the position after it, or -1."""
-    j = _at(raw, i, _TRADES_UPDATE)
+    j = lit(raw, i, _TRADES_UPDATE)
     if j < 0:
-        j = _at(raw, string_end(raw, _at(raw, i, _TYPE), True), _TRADES)
+        j = lit(raw, string_end(raw, lit(raw, i, _TYPE), True), _TRADES)
     i = j
     more = ch(raw, i, 93) < 0  # not "trades":[]
     if not more:
         i = lit(raw, i, _END)
     while more and i >= 0:
-        t0 = _at(raw, i, _TRADE_ID)
+        t0 = lit(raw, i, _TRADE_ID)
         t1 = string_end(raw, t0, True)
-        u, i = _product(s, raw, _at(raw, t1, _PRODUCT))
+        u, i = _product(s, raw, lit(raw, t1, _PRODUCT))
         if u is None:
             return -1
-        p, i = dec(raw, _at(raw, i, _PRICE), u.price)
-        q, i = dec(raw, _at(raw, i, _SIZE), u.size)
+        p, i = dec(raw, lit(raw, i, _PRICE), u.price)
+        q, i = dec(raw, lit(raw, i, _SIZE), u.size)
         maker_buy = 0 <= i < len(raw) - 9 and raw[i + 9] == 66  # ,"side":"B
-        j = _at(raw, i, _MAKER_BUY if maker_buy else _MAKER_SELL)
-        t, i = _time(raw, j)
+        j = lit(raw, i, _MAKER_BUY if maker_buy else _MAKER_SELL)
+        t, i = rfc3339(raw, j)
         i = ch(raw, i, 125)  # }
         if i < 0:
             return -1
@@ -469,10 +402,10 @@ def _trades_event(s: Session, raw: bytes, i: i64, seq: int, recv_ts: int, out: l
 def _l2_event(s: Session, raw: bytes, i: i64, ts: int, recv_ts: int, out: list[Event]) -> i64:
     """``{"type":"update","product_id":"BTC-USD","updates":[...]}`` at ``i``: its
     ``BookUpdate`` onto ``out``; the position after it, or -1."""
-    j = _at(raw, i, _L2_UPDATE)
+    j = lit(raw, i, _L2_UPDATE)
     snap = j < 0
     if snap:
-        j = _at(raw, i, _L2_SNAPSHOT)
+        j = lit(raw, i, _L2_SNAPSHOT)
     u, i = _product(s, raw, j)
     if u is None:
         return -1
@@ -480,17 +413,17 @@ def _l2_event(s: Session, raw: bytes, i: i64, ts: int, recv_ts: int, out: list[E
     ss: i64 = u.size
     bids: list[Level] = []
     asks: list[Level] = []
-    i = _at(raw, i, _UPDATES)
+    i = lit(raw, i, _UPDATES)
     more = ch(raw, i, 93) < 0  # not "updates":[]
     if not more:
         i = lit(raw, i, _END)
     while more and i >= 0:
         c: i64 = raw[i + 9] if 0 <= i < len(raw) - 9 else 0  # the side's first letter
         bid = c == 98
-        j = _at(raw, i, _BID if bid else (_OFFER if c == 111 else _ASK))
+        j = lit(raw, i, _BID if bid else (_OFFER if c == 111 else _ASK))
         i = string_end(raw, j, True)  # event_time: not read
-        p, i = dec(raw, _at(raw, i, _LEVEL), ps)
-        q, i = dec(raw, _at(raw, i, _QTY), ss)
+        p, i = dec(raw, lit(raw, i, _LEVEL), ps)
+        q, i = dec(raw, lit(raw, i, _QTY), ss)
         i = ch(raw, i, 125)  # }
         if i < 0:
             return -1
@@ -512,21 +445,21 @@ def _ticker_event(
     the position after it, or -1. A ticker is ``{"type":"ticker","product_id":...`` then
     the venue's ``_TICKER_EXTRA`` fields in any order (the emulator sends none), then the
     best bid and ask. Neither type is read by ``_events``."""
-    j = _at(raw, i, _TICKERS_UPDATE)
+    j = lit(raw, i, _TICKERS_UPDATE)
     if j < 0:
-        j = _at(raw, string_end(raw, _at(raw, i, _TYPE), True), _TICKERS)
+        j = lit(raw, string_end(raw, lit(raw, i, _TYPE), True), _TICKERS)
     i = j
     more = ch(raw, i, 93) < 0  # not "tickers":[]
     if not more:
         i = lit(raw, i, _END)
     while more and i >= 0:
-        j = _at(raw, i, _TICKER)
+        j = lit(raw, i, _TICKER)
         if j < 0:
-            j = _at(raw, string_end(raw, _at(raw, i, _TYPE), True), _PRODUCT)
+            j = lit(raw, string_end(raw, lit(raw, i, _TYPE), True), _PRODUCT)
         u, i = _product(s, raw, j)
         if u is None:
             return -1
-        j = _at(raw, i, _BEST_BID)
+        j = lit(raw, i, _BEST_BID)
         while j < 0:  # a field CTicker ignores: ","key":"plain text
             k = lit(raw, i, _KEY)
             i = string_end(raw, k)
@@ -535,13 +468,13 @@ def _ticker_event(
             i = string_end(raw, lit(raw, i, _KEY_END), True)
             if i < 0:
                 return -1
-            j = _at(raw, i, _BEST_BID)
+            j = lit(raw, i, _BEST_BID)
         ps: i64 = u.price
         ss: i64 = u.size
         bp, i = dec(raw, j, ps)
-        bq, i = dec(raw, _at(raw, i, _BEST_BID_QTY), ss)
-        ap, i = dec(raw, _at(raw, i, _BEST_ASK), ps)
-        aq, i = dec(raw, _at(raw, i, _BEST_ASK_QTY), ss)
+        bq, i = dec(raw, lit(raw, i, _BEST_BID_QTY), ss)
+        ap, i = dec(raw, lit(raw, i, _BEST_ASK), ps)
+        aq, i = dec(raw, lit(raw, i, _BEST_ASK_QTY), ss)
         i = ch(raw, i, 125)  # }
         if i < 0:
             return -1
