@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -146,8 +147,10 @@ def _gate_worker(venues: list[str], n: int, reps: int, conn: Any, go: Any) -> No
     c0 = time.process_time()
     t0 = time.perf_counter()
     msgs = 0
+    venue_cpu = dict.fromkeys(recs, 0.0)
     for _ in range(reps):
         for v, r in recs.items():
+            v0 = time.process_time()
             pending: list[Record] = []
             merger = Merger(pending.append)
             cores = _cores(v, merger, r["setup"])
@@ -161,16 +164,32 @@ def _gate_worker(venues: list[str], n: int, reps: int, conn: Any, go: Any) -> No
             if pending:
                 sink.append(pending)
             msgs += 2 * len(r["all"])
+            venue_cpu[v] += time.process_time() - v0
             if any(c.stats.malformed or c.stats.resyncs for c in cores):
                 raise RuntimeError(f"{v}: malformed or resynced messages in the recording")
-    busy = [msgs, time.process_time() - c0, time.perf_counter() - t0]
+    busy = [msgs, time.process_time() - c0, time.perf_counter() - t0, venue_cpu]
     conn.send_bytes(b"D" + json.dumps(busy).encode())
 
 
 def balance(cost: dict[str, float], workers: int) -> list[list[str]]:
-    """Venue groups of about equal CPU cost (largest first onto the least loaded group), as
-    an operator would deal venues to worker processes."""
-    groups: list[list[str]] = [[] for _ in range(min(workers, len(cost)))]
+    """Venue groups of about equal CPU cost, as an operator would deal venues to worker
+    processes: the grouping whose most loaded worker costs least (every assignment tried
+    while there are few), else largest first onto the least loaded group."""
+    k = min(workers, len(cost))
+    venues = sorted(cost, key=cost.__getitem__, reverse=True)
+    if k ** len(venues) <= 100_000:
+        best: tuple[int, ...] = ()
+        best_load = float("inf")
+        for assign in itertools.product(range(k), repeat=len(venues)):
+            if len(set(assign)) < k:
+                continue  # every worker gets a venue
+            load = [0.0] * k
+            for v, w in zip(venues, assign, strict=True):
+                load[w] += cost[v]
+            if max(load) < best_load:
+                best, best_load = assign, max(load)
+        return [[v for v, w in zip(venues, best, strict=True) if w == i] for i in range(k)]
+    groups: list[list[str]] = [[] for _ in range(k)]
     load = [0.0] * len(groups)
     for v in sorted(cost, key=cost.__getitem__, reverse=True):
         i = load.index(min(load))
@@ -179,7 +198,7 @@ def balance(cost: dict[str, float], workers: int) -> list[list[str]]:
     return groups
 
 
-def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, float]:
+def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, Any]:
     """The whole gate on all cores: one process per venue group, the parent appending every
     batch to a real log file. Wire messages (both copies) per wall second from the start
     signal until the last batch is written, and CPU time per message of all processes."""
@@ -204,15 +223,17 @@ def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, float]:
         go.set()
         msgs, cpu, live = 0, 0.0, list(pipes)
         busy: list[list[float]] = []  # per worker: CPU and wall seconds until its last batch
+        venue_cpu: dict[str, float] = {}  # CPU seconds of each venue's messages
         while live:
             for c in mp.connection.wait(live):
                 data = c.recv_bytes()  # type: ignore[union-attr]
                 if data[:1] == b"L":
                     sink.append_encoded(data[1:])
                 else:
-                    m, s, w = json.loads(data[1:])
+                    m, s, w, per_venue = json.loads(data[1:])
                     msgs, cpu = msgs + m, cpu + s
                     busy.append([round(s, 3), round(w, 3)])
+                    venue_cpu.update(per_venue)
                     live.remove(c)
         sink.flush()
         wall = time.perf_counter() - t0
@@ -229,6 +250,7 @@ def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, float]:
         "cpu_us_per_msg": (cpu + parent_cpu) / msgs * 1e6,
         "load": load,
         "workers_cpu_wall_s": busy,
+        "venue_cpu_s": venue_cpu,
         "parent_cpu_s": round(parent_cpu, 3),
     }
 
@@ -401,14 +423,12 @@ def measure(quick: bool) -> dict[str, Any]:
                 f"  {venue:9s} {kind:7s} {rate:>12,.0f} msgs per CPU-second "
                 f"({1e6 / rate:.2f} us/msg)"
             )
-    cost = {
-        v: sum(len(recs[v][k]) / per[f"{v}.{k}"] for k in ("trades", "book", "quotes"))
-        for v in VENUES
-    }
     cores = os.cpu_count() or 1
-    groups = balance(cost, cores)
     reps = 1 if quick else 4
     one = gate_total([list(VENUES)], n, reps)
+    # venues grouped by what each cost in the one-worker run of the same messages (the
+    # per-type rates above are short runs of one kind each: a noisier guide to the mix)
+    groups = balance(one["venue_cpu_s"], cores)
     total = gate_total(groups, n, reps)
     for label, g in (("1 worker", one), (f"{len(groups)} workers", total)):
         print(
