@@ -274,7 +274,11 @@ async def run_server(
             else:
                 server = HttpServer(gateway.app, graceful_s=10.0)
         url = f"http://{cfg.host}:{port}"
-        (data_dir / SERVE_FILE).write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        # atomically (a write, then a rename): clients and scripts poll for this file and
+        # read it as soon as it exists, so they must never see it half written (empty)
+        pending = data_dir / f"{SERVE_FILE}.{os.getpid()}.tmp"
+        pending.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        os.replace(pending, data_dir / SERVE_FILE)
         if announce:
             key_note = (f"new admin key written to {data_dir / ADMIN_KEY_FILE}" if admin
                         else f"admin key in {data_dir / ADMIN_KEY_FILE}")  # fmt: skip
