@@ -56,6 +56,9 @@ class VenueSession(ABC):
         self.scales = {s: (scales or {}).get(s, DEFAULT_SCALE) for s in self.symbols}
         """Decimals of each symbol's prices and sizes (``scaled.py``)."""
         self.units = {to_wire(s): Units(sc, s) for s, sc in self.scales.items()}
+        self.wire_units = {w.encode(): u for w, u in self.units.items()}
+        """``units`` by the instrument's bytes, for the byte-level fast paths
+        (``wirescan.unit_at``: no ``str`` made to look one up)."""
         self.memo: ParseMemo[Any] | None = None
         """Shared by the connections of one gate: a stateful parser can memoize the part of
         its work that depends on the bytes alone (see ``coinbase.py``)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from cambist.feeds.scaled import Units
 from cambist.feeds.types import Level
 
 if TYPE_CHECKING:
@@ -105,6 +106,15 @@ def string_end(raw: bytes, i: i64, empty: bool = False) -> i64:
             return -1
         j += 1
     return -1
+
+
+def unit_at(units: dict[bytes, Units], raw: bytes, i: i64) -> tuple[Units | None, i64]:
+    """The instrument named by the string at ``i`` (after its opening quote), looked up in
+    ``VenueSession.wire_units``, and its closing quote's position; None if unknown."""
+    j = string_end(raw, i)
+    if j < 0:
+        return None, -1
+    return units.get(raw[i:j]), j
 
 
 def _digits(raw: bytes, i: i64, scale: i64, end: i64) -> tuple[i64, i64]:

@@ -41,7 +41,16 @@ from cambist.feeds.venues._binance_wire import (
     TickerMsg,
     TradeMsg,
 )
-from cambist.feeds.wirescan import MS_LIMIT, boolean, dec, lit, pairs, skip_uint, string_end, uint
+from cambist.feeds.wirescan import (
+    MS_LIMIT,
+    boolean,
+    dec,
+    lit,
+    pairs,
+    skip_uint,
+    uint,
+    unit_at,
+)
 
 if TYPE_CHECKING:
     from mypy_extensions import i64
@@ -337,11 +346,7 @@ def _fast(s: Session, raw: bytes, recv_ts: int) -> Event | None:
 def _fast_agg(s: Session, raw: bytes, i: i64, recv_ts: int) -> Trade | None:
     i = skip_uint(raw, lit(raw, i, _AGG_HEAD))  # E
     i = lit(raw, i, _S)
-    s0 = i
-    i = string_end(raw, i)
-    if i < 0:
-        return None
-    u = s.units.get(raw[s0:i].decode("ascii"))
+    u, i = unit_at(s.wire_units, raw, i)
     if u is None:
         return None
     i = lit(raw, i, _A)
@@ -365,11 +370,7 @@ def _fast_agg(s: Session, raw: bytes, i: i64, recv_ts: int) -> Trade | None:
 def _fast_depth(s: Session, raw: bytes, i: i64, recv_ts: int) -> BookUpdate | None:
     e, i = uint(raw, lit(raw, i, _DEPTH_HEAD))
     i = lit(raw, i, _S)
-    s0 = i
-    i = string_end(raw, i)
-    if i < 0:
-        return None
-    u = s.units.get(raw[s0:i].decode("ascii"))
+    u, i = unit_at(s.wire_units, raw, i)
     if u is None:
         return None
     first, i = uint(raw, lit(raw, i, _UPPER_U))
@@ -400,11 +401,7 @@ def _fast_depth(s: Session, raw: bytes, i: i64, recv_ts: int) -> BookUpdate | No
 def _fast_ticker(s: Session, raw: bytes, i: i64, recv_ts: int) -> Quote | None:
     seq, i = uint(raw, lit(raw, i, _TICKER_HEAD))
     i = lit(raw, i, _S)
-    s0 = i
-    i = string_end(raw, i)
-    if i < 0:
-        return None
-    u = s.units.get(raw[s0:i].decode("ascii"))
+    u, i = unit_at(s.wire_units, raw, i)
     if u is None:
         return None
     ps: i64 = u.price

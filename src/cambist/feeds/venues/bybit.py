@@ -35,7 +35,7 @@ from cambist.feeds.venues._bybit_wire import (
     Head,
     TradeMsg,
 )
-from cambist.feeds.wirescan import MS_LIMIT, boolean, ch, dec, lit, pairs, string_end, uint
+from cambist.feeds.wirescan import MS_LIMIT, boolean, ch, dec, lit, pairs, string_end, uint, unit_at
 
 if TYPE_CHECKING:
     from mypy_extensions import i64
@@ -239,11 +239,7 @@ def _fast_trades(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | 
     while True:
         t, i = uint(raw, lit(raw, i, _T))
         i = lit(raw, i, _S)
-        s0 = i
-        i = string_end(raw, i)
-        if i < 0:
-            return None
-        u = s.units.get(raw[s0:i].decode("ascii"))
+        u, i = unit_at(s.wire_units, raw, i)
         if u is None:
             return None
         i = lit(raw, i, _SIDE)
@@ -288,11 +284,7 @@ def _fast_book(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | No
         j = lit(raw, i, _DELTA)
     ts, i = uint(raw, lit(raw, j, _TS))
     i = lit(raw, i, _BOOK_DATA)
-    s0 = i
-    i = string_end(raw, i)
-    if i < 0:
-        return None
-    u = s.units.get(raw[s0:i].decode("ascii"))
+    u, i = unit_at(s.wire_units, raw, i)
     if u is None:
         return None
     ps: i64 = u.price

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 import msgspec
 
 from cambist.feeds.book import L2Book, SyncedBook
-from cambist.feeds.scaled import Boxed, Scale, Units, scaled, text
+from cambist.feeds.scaled import Boxed, Scale, scaled, text
 from cambist.feeds.timefmt import ns_rfc3339, rfc3339_ns
 from cambist.feeds.types import (
     BUY,
@@ -38,7 +38,7 @@ from cambist.feeds.venues._coinbase_wire import (
     Envelope,
     LegacyMessage,
 )
-from cambist.feeds.wirescan import ch, dec, lit, rfc3339, string_end, uint
+from cambist.feeds.wirescan import ch, dec, lit, rfc3339, string_end, uint, unit_at
 
 if TYPE_CHECKING:
     from mypy_extensions import i64
@@ -67,8 +67,6 @@ class Session(VenueSession):
     def __init__(self, symbols: Sequence[str], scales: Mapping[str, Scale] | None = None) -> None:
         super().__init__(symbols, scales)
         self.last_seq = -1
-        self.wire_units = {w.encode(): u for w, u in self.units.items()}
-        """``units`` by the product's bytes, for ``_fast`` (no ``str`` made to look it up)."""
 
     @staticmethod
     def to_wire(symbol: str) -> str:
@@ -360,14 +358,6 @@ def _list_end(raw: bytes, i: i64) -> tuple[bool, i64]:
     return False, lit(raw, i, _END)
 
 
-def _product(s: Session, raw: bytes, i: i64) -> tuple[Units | None, i64]:
-    """The units of the product at ``i`` (None if unknown) and its closing quote's position."""
-    j = string_end(raw, i)
-    if j < 0:
-        return None, -1
-    return s.wire_units.get(raw[i:j]), j
-
-
 def _trades_event(s: Session, raw: bytes, i: i64, seq: int, recv_ts: int, out: list[Event]) -> i64:
     """``{"type":"update","trades":[...]}`` at ``i``: its trades onto ``out`` (the event's
     type is not read by ``_events`` either); the position after it, or -1."""
@@ -381,7 +371,7 @@ def _trades_event(s: Session, raw: bytes, i: i64, seq: int, recv_ts: int, out: l
     while more and i >= 0:
         t0 = lit(raw, i, _TRADE_ID)
         t1 = string_end(raw, t0, True)
-        u, i = _product(s, raw, lit(raw, t1, _PRODUCT))
+        u, i = unit_at(s.wire_units, raw, lit(raw, t1, _PRODUCT))
         if u is None:
             return -1
         p, i = dec(raw, lit(raw, i, _PRICE), u.price)
@@ -406,7 +396,7 @@ def _l2_event(s: Session, raw: bytes, i: i64, ts: int, recv_ts: int, out: list[E
     snap = j < 0
     if snap:
         j = lit(raw, i, _L2_SNAPSHOT)
-    u, i = _product(s, raw, j)
+    u, i = unit_at(s.wire_units, raw, j)
     if u is None:
         return -1
     ps: i64 = u.price
@@ -456,7 +446,7 @@ def _ticker_event(
         j = lit(raw, i, _TICKER)
         if j < 0:
             j = lit(raw, string_end(raw, lit(raw, i, _TYPE), True), _PRODUCT)
-        u, i = _product(s, raw, j)
+        u, i = unit_at(s.wire_units, raw, j)
         if u is None:
             return -1
         j = lit(raw, i, _BEST_BID)

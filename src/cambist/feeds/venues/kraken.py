@@ -43,7 +43,7 @@ from cambist.feeds.venues._kraken_wire import (
     TickerMsg,
     TradeMsg,
 )
-from cambist.feeds.wirescan import ch, lit, num, rfc3339, skip_uint, string_end, uint
+from cambist.feeds.wirescan import ch, lit, num, rfc3339, skip_uint, string_end, uint, unit_at
 
 if TYPE_CHECKING:
     from mypy_extensions import i64
@@ -378,11 +378,7 @@ def _kind(raw: bytes, i: i64) -> tuple[bool, i64]:
 
 def _unit(s: Session, raw: bytes, i: i64) -> tuple[Units | None, i64]:
     """The pair of ``{"symbol":"BTC/USD`` at ``i`` and the position of its closing quote."""
-    i = lit(raw, i, _SYMBOL)
-    j = string_end(raw, i)
-    if j < 0:
-        return None, -1
-    return s.units.get(raw[i:j].decode("ascii")), j
+    return unit_at(s.wire_units, raw, lit(raw, i, _SYMBOL))
 
 
 def _end(raw: bytes, i: i64) -> bool:

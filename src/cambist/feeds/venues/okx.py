@@ -37,7 +37,7 @@ from cambist.feeds.venues._okx_wire import (
     OTrade,
     TradeMsg,
 )
-from cambist.feeds.wirescan import MS_LIMIT, boolean, ch, dec, lit, pairs, string_end, uint
+from cambist.feeds.wirescan import MS_LIMIT, boolean, ch, dec, lit, pairs, string_end, uint, unit_at
 
 if TYPE_CHECKING:
     from mypy_extensions import i64
@@ -273,11 +273,7 @@ def _fast_trades(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | 
     out: list[Event] = []
     while True:
         i = lit(raw, i, _ITEM_INST)
-        s0 = i
-        i = string_end(raw, i)
-        if i < 0:
-            return None
-        u = s.units.get(raw[s0:i].decode("ascii"))
+        u, i = unit_at(s.wire_units, raw, i)
         if u is None:
             return None
         i = lit(raw, i, _TRADE_ID)
@@ -311,11 +307,7 @@ def _fast_trades(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | 
 
 
 def _fast_books(s: Session, raw: bytes, i: i64, recv_ts: int, bbo: bool) -> list[Event] | None:
-    s0 = i
-    i = string_end(raw, i)
-    if i < 0:
-        return None
-    u = s.units.get(raw[s0:i].decode("ascii"))
+    u, i = unit_at(s.wire_units, raw, i)
     if u is None:
         return None
     snap = True  # as the checked path: no action is a snapshot, any other than one an update
