@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.feeds.fastpath import agrees, assert_counted_as_malformed, mutated, outcome
 
-from cambist.feeds.core import Core, Counters
-from cambist.feeds.merge import Merger
 from cambist.feeds.scaled import Scale
-from cambist.feeds.types import Event, FeedError, Record
+from cambist.feeds.types import Event
 from cambist.feeds.venues import binance
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT", "NKN-USDT"]
@@ -22,21 +21,18 @@ def _session() -> binance.Session:
     return binance.Session(SYMBOLS, SCALES)
 
 
-def _outcome(s: binance.Session, raw: bytes) -> list[Event] | str:
-    try:
-        return s.parse_checked(raw, 7)
-    except FeedError as e:
-        return f"FeedError: {e}"
+def _outcome(s: binance.Session, raw: bytes) -> object:
+    return outcome(lambda r: s.parse_checked(r, 7), raw)
+
+
+def _listed(ev: Event | None) -> list[Event] | None:
+    return None if ev is None else [ev]
 
 
 def _check(raw: bytes) -> bool:
     """The fast path's events equal the checked path's; True when it took the message."""
     s = _session()
-    fast = binance._fast(s, raw, 7)
-    if fast is None:
-        return False
-    assert [fast] == _outcome(s, raw)
-    return True
+    return agrees(lambda r: _listed(binance._fast(s, r, 7)), lambda r: s.parse_checked(r, 7), raw)
 
 
 _digits = st.text("0123456789", min_size=1, max_size=12)
@@ -109,23 +105,7 @@ def _ticker(draw: st.DrawFn, good: bool = False) -> bytes:
     return f'{{"stream":"{sym.lower()}@{draw(st.sampled_from(kinds))}","data":{data}}}'.encode()
 
 
-@st.composite
-def _mutated(draw: st.DrawFn) -> bytes:
-    """A well-formed message with a few bytes deleted, replaced or inserted."""
-    raw = bytearray(draw(st.one_of(_trade(good=True), _depth(good=True), _ticker(good=True))))
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, len(raw)))
-        op = draw(st.sampled_from(["del", "set", "ins", "cut"]))
-        byte = draw(st.sampled_from(b' ,:[]{}"\\.0123456789aeE-\x00\xff'))
-        if op == "del" and at < len(raw):
-            del raw[at]
-        elif op == "set" and at < len(raw):
-            raw[at] = byte
-        elif op == "ins":
-            raw.insert(at, byte)
-        elif op == "cut":
-            del raw[at:]
-    return bytes(raw)
+_mutated = mutated(st.one_of(_trade(good=True), _depth(good=True), _ticker(good=True)))
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
@@ -139,7 +119,7 @@ def test_fast_path_same_events_as_checked_path(raw: bytes) -> None:
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(_mutated())
+@given(_mutated)
 def test_fast_path_on_broken_messages_declines_or_agrees(raw: bytes) -> None:
     _check(raw)
 
@@ -197,9 +177,4 @@ def test_fast_path_takes_the_usual_layouts() -> None:
 def test_malformed_messages_are_counted_with_the_fast_path_on(
     raw: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Interpreted runs take the fast path too when told to (compiled, it is always on)."""
-    monkeypatch.setattr(binance, "_NATIVE", True)
-    out: list[Record] = []
-    core = Core(binance, ["BTC-USDT"], 0, Merger(out.append), Counters())
-    assert core.handle(raw, 1) == []
-    assert core.stats.malformed == 1 and out == []
+    assert_counted_as_malformed(binance, "BTC-USDT", raw, monkeypatch)

@@ -8,11 +8,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.feeds.fastpath import agrees, assert_counted_as_malformed, mutated, outcome
 
-from cambist.feeds.core import Core, Counters
-from cambist.feeds.merge import Merger
 from cambist.feeds.scaled import Scale
-from cambist.feeds.types import Event, FeedError, Record
+from cambist.feeds.types import Event, FeedError
 from cambist.feeds.venues import coinbase
 
 SYMBOLS = ["BTC-USD", "ETH-USD", "NKN-USD"]
@@ -23,22 +22,15 @@ def _session() -> coinbase.Session:
     return coinbase.Session(SYMBOLS, SCALES)
 
 
-def _outcome(s: coinbase.Session, raw: bytes) -> tuple[int, list[Event] | FeedError] | str:
-    try:
-        return s._decode(raw, 7)
-    except FeedError as e:
-        return f"FeedError: {e}"
+def _outcome(s: coinbase.Session, raw: bytes) -> object:
+    return outcome(lambda r: s._decode(r, 7), raw)
 
 
 def _check(raw: bytes) -> bool:
     """The fast path's result equals the checked ``_decode``'s; True when it took the message
     (a ``FeedError`` from ``_decode``, raised or returned, never equals a taken result)."""
     s = _session()
-    fast = coinbase._fast(s, raw, 7)
-    if fast is None:
-        return False
-    assert fast == _outcome(s, raw)
-    return True
+    return agrees(lambda r: coinbase._fast(s, r, 7), lambda r: s._decode(r, 7), raw)
 
 
 _good_number = st.builds(
@@ -199,23 +191,7 @@ def _any(good: bool) -> st.SearchStrategy[bytes]:
     return st.one_of(_trades(good=good), _book(good=good), _ticker(good=good))
 
 
-@st.composite
-def _mutated(draw: st.DrawFn) -> bytes:
-    """A well-formed message with a few bytes deleted, replaced or inserted."""
-    raw = bytearray(draw(_any(good=True)))
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, len(raw)))
-        op = draw(st.sampled_from(["del", "set", "ins", "cut"]))
-        byte = draw(st.sampled_from(b' ,:[]{}"\\.0123456789aeEZT-\x00\xff'))
-        if op == "del" and at < len(raw):
-            del raw[at]
-        elif op == "set" and at < len(raw):
-            raw[at] = byte
-        elif op == "ins":
-            raw.insert(at, byte)
-        elif op == "cut":
-            del raw[at:]
-    return bytes(raw)
+_mutated = mutated(_any(good=True))
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -232,7 +208,7 @@ def test_fast_path_same_result_as_checked_path_on_bad_values(raw: bytes) -> None
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(_mutated())
+@given(_mutated)
 def test_fast_path_on_broken_messages_declines_or_agrees(raw: bytes) -> None:
     _check(raw)
 
@@ -326,12 +302,7 @@ def test_declined(raw: bytes) -> None:
 def test_malformed_messages_are_counted_with_the_fast_path_on(
     raw: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Interpreted runs take the fast path too when told to (compiled, it is always on)."""
-    monkeypatch.setattr(coinbase, "_NATIVE", True)
-    out: list[Record] = []
-    core = Core(coinbase, ["BTC-USD"], 0, Merger(out.append), Counters())
-    assert core.handle(raw, 1) == []
-    assert core.stats.malformed == 1 and out == []
+    assert_counted_as_malformed(coinbase, "BTC-USD", raw, monkeypatch)
 
 
 def test_parse_with_the_fast_path_on_gives_the_same_events(
