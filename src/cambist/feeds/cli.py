@@ -21,7 +21,7 @@ from cambist.feeds.gate import Gate, GateConfig
 from cambist.feeds.scaled import Scale
 from cambist.feeds.sink import FileSink, MemorySink, Sink
 from cambist.feeds.venues import VENUES
-from cambist.feeds.workers import WorkerPool, WorkerSpec, groups, tune_gc
+from cambist.feeds.workers import WorkerPool, WorkerSpec, groups, parse_shares, tune_gc
 
 feeds_app = typer.Typer(help="Market-data gates: ingest other venues' public feeds.")
 
@@ -69,10 +69,18 @@ def run(
     workers: Annotated[
         int,
         typer.Option(
-            help="Worker processes, venues dealt among them (0: one per core, at most "
-            "one per venue; 1: all in this process)."
+            help="Worker processes, the (venue, symbol) books cut into equal shares among "
+            "them (0: one per core, at most one per book; 1: all in this process)."
         ),
     ] = 0,
+    group: Annotated[
+        list[str],
+        typer.Option(
+            help="One worker's share, by hand (repeatable, one per worker): comma-separated "
+            "VENUE or VENUE:SYMBOL, e.g. --group binance,kraken:BTC-USD --group "
+            "kraken:ETH-USD,okx. Every book in exactly one group; overrides --workers."
+        ),
+    ] = [],  # noqa: B006
     scale: Annotated[
         list[str],
         typer.Option(
@@ -98,13 +106,21 @@ def run(
         for v in venue
     }
     _loop_policy()
-    n = workers or min(len(venue), os.cpu_count() or 1)
+    books = {v: syms for v in venue}
+    try:
+        shares = parse_shares(group, books) if group else None
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--group") from None
+    n = len(shares) if shares else workers or min(len(venue) * len(syms), os.cpu_count() or 1)
     if n <= 1:
         tune_gc()
         gates = [Gate(VENUES[v], syms, sink, configs[v]) for v in venue]
         asyncio.run(_serve(gates, None, api_port, duration))
     else:
-        specs = [WorkerSpec(g, syms, {v: configs[v] for v in g}) for g in groups(venue, n)]
+        specs = [
+            WorkerSpec(share, {v: configs[v] for v in share})
+            for share in shares or groups(books, n)
+        ]
         asyncio.run(_serve([], WorkerPool(specs, sink), api_port, duration))
     sink.close()
 

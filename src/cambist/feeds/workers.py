@@ -1,9 +1,11 @@
-"""One process per venue group, so the gates use every core.
+"""One process per share of the books, so the gates use every core.
 
 A single Python process runs one core's worth of parsing, book checks and dedup; a machine
 with more cores than that is idle while the gate saturates. ``WorkerPool`` starts one worker
-process per venue group. A worker runs its venues' ``Gate``s on its own event loop and ships
-what the parent needs through a pipe, one frame per message:
+process per share: some venues' symbols, where one venue's symbols may be split between
+workers (each then opens its own connections for its part), so the load can be spread evenly
+even when the venues are few or unequal. A worker runs one ``Gate`` per venue of its share on
+its own event loop and ships what the parent needs through a pipe, one frame per message:
 
 * ``L`` + a msgpack batch of records (exactly what ``FileSink`` frames): the parent appends it
   to the one market-data log without decoding it;
@@ -25,7 +27,7 @@ import gc
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -59,10 +61,10 @@ def tune_gc() -> None:
 
 @dataclass
 class WorkerSpec:
-    """What one worker runs: its venues' gates (one ``GateConfig`` per venue)."""
+    """What one worker runs: a gate per venue of ``books`` (venue -> the symbols this worker
+    ingests of it), each with that venue's ``GateConfig``."""
 
-    venues: list[str]
-    symbols: list[str]
+    books: dict[str, list[str]]
     configs: dict[str, GateConfig] = field(default_factory=dict)
     tops_s: float = 0.05
 
@@ -105,7 +107,8 @@ def _worker_main(spec: WorkerSpec, conn: Connection) -> None:
 async def _worker(spec: WorkerSpec, conn: Connection) -> None:
     sink = PipeSink(conn)
     gates = [
-        Gate(VENUES[v], spec.symbols, sink, spec.configs.get(v, GateConfig())) for v in spec.venues
+        Gate(VENUES[v], syms, sink, spec.configs.get(v, GateConfig()))
+        for v, syms in spec.books.items()
     ]
     tasks = [asyncio.create_task(g.run()) for g in gates]
     parent = os.getppid()
@@ -149,9 +152,14 @@ class WorkerPool:
         return [row for rows in self._tops.values() for row in rows]
 
     def totals(self) -> dict[str, Any]:
+        """Per-venue counters summed over the workers (a venue split between workers reports
+        from each), plus the pool's own."""
         out: dict[str, Any] = {}
         for stats in self._stats.values():
-            out.update(stats)
+            for venue, counters in stats.items():
+                mine = out.setdefault(venue, {})
+                for k, n in counters.items():
+                    mine[k] = mine.get(k, 0) + n
         out["workers"] = {"count": len(self.workers), "restarts": self.restarts}
         return out
 
@@ -221,7 +229,52 @@ class WorkerPool:
             self.sink.flush()
 
 
-def groups(venues: Sequence[str], n: int) -> list[list[str]]:
-    """Venues dealt round-robin into ``n`` groups (at most one group per venue)."""
-    n = max(1, min(n, len(venues)))
-    return [list(venues[i::n]) for i in range(n)]
+def groups(books: Mapping[str, Sequence[str]], n: int) -> list[dict[str, list[str]]]:
+    """The (venue, symbol) books cut into ``n`` shares of equal size (to one book), in order:
+    each share is a run of consecutive books, so at most ``n - 1`` venues are split between
+    two workers and the extra connections stay few."""
+    pairs = [(v, s) for v, syms in books.items() for s in syms]
+    n = max(1, min(n, len(pairs)))
+    out: list[dict[str, list[str]]] = []
+    for i in range(n):
+        share: dict[str, list[str]] = {}
+        for v, s in pairs[i * len(pairs) // n : (i + 1) * len(pairs) // n]:
+            share.setdefault(v, []).append(s)
+        out.append(share)
+    return out
+
+
+def parse_shares(
+    texts: Sequence[str], books: Mapping[str, Sequence[str]]
+) -> list[dict[str, list[str]]]:
+    """Shares given by hand (``--group``), one text per worker: comma-separated ``VENUE`` (all
+    of its symbols) or ``VENUE:SYMBOL`` items. Every book of the run must be in exactly one
+    share, so a typo cannot silently drop a book or ingest it twice."""
+    owner: dict[tuple[str, str], int] = {}
+    out: list[dict[str, list[str]]] = []
+    for i, text in enumerate(texts):
+        share: dict[str, list[str]] = {}
+        for item in (x.strip() for x in text.split(",")):
+            venue, _, symbol = item.partition(":")
+            if venue not in books:
+                raise ValueError(f"group {i + 1}: {venue!r} is not a venue of this run")
+            if symbol and symbol not in books[venue]:
+                raise ValueError(f"group {i + 1}: {symbol!r} is not a symbol of this run")
+            for s in [symbol] if symbol else books[venue]:
+                if (venue, s) in owner:
+                    raise ValueError(f"{venue}:{s} is in group {owner[venue, s] + 1} and {i + 1}")
+                owner[venue, s] = i
+                share.setdefault(venue, []).append(s)
+        out.append(share)
+    missing = [f"{v}:{s}" for v, syms in books.items() for s in syms if (v, s) not in owner]
+    if missing:
+        raise ValueError(f"not in any group: {', '.join(missing)}")
+    return out
+
+
+def share_text(share: Mapping[str, Sequence[str]], books: Mapping[str, Sequence[str]]) -> str:
+    """The ``--group`` text of a share (a venue with all its symbols by name alone)."""
+    items: list[str] = []
+    for v, syms in share.items():
+        items += [v] if list(syms) == list(books[v]) else [f"{v}:{s}" for s in syms]
+    return ",".join(items)
