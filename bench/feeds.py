@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
-import multiprocessing as mp
 import os
 import statistics
 import subprocess
@@ -34,80 +32,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import describe
-from cambist.feeds.book import Verdict
-from cambist.feeds.core import Core, Counters
-from cambist.feeds.emulator.market import BookChange, Market
 from cambist.feeds.gate import Gate, GateConfig
 from cambist.feeds.merge import Merger
-from cambist.feeds.sink import FileSink, encode_batch
+from cambist.feeds.sink import encode_batch
 from cambist.feeds.types import Record, Trade
 from cambist.feeds.venues import VENUES
-from cambist.feeds.workers import PipeSink, tune_gc
-
-SYMBOLS = {"kraken": ["BTC-USD", "ETH-USD"], "coinbase": ["BTC-USD", "ETH-USD"]}
-
-
-def record(venue: str, n: int) -> dict[str, list[bytes]]:
-    """Wire messages per type, as the emulator speaks them (snapshots first for books)."""
-    mod = VENUES[venue]
-    syms = SYMBOLS.get(venue, ["BTC-USDT", "ETH-USDT"])
-    market = Market(venue, syms, seed=3, depth=mod.Wire.book_depth, keep_history=False)
-    wire = mod.Wire(syms)
-    out: dict[str, list[bytes]] = {
-        "trades": [],
-        "book": [],
-        "quotes": [],
-        "setup": [],
-        "all": [],  # every message in the order the venue sends them (the whole-gate run)
-    }
-    for s in syms:
-        bids, asks, seq = market.snapshot(s)
-        st = market.symbols[s]
-        if mod.Wire.rest_path:
-            out["setup"].append(wire.rest_snapshot(s, bids, asks, seq))
-        else:
-            out["setup"].append(
-                wire.book(s, True, bids, asks, -1, seq, st.book_ts, market.view_of(st)).encode()
-            )
-    while min(len(out["trades"]), len(out["book"])) < n:
-        ev = market.step()
-        if isinstance(ev, list):
-            msgs = [t.encode() for t in wire.trades(ev)]
-            out["trades"] += msgs
-            out["all"] += msgs
-        else:
-            assert isinstance(ev, BookChange)
-            st = market.symbols[ev.symbol]
-            view = market.view_of(st)
-            msg = wire.book(
-                ev.symbol, False, ev.bids, ev.asks, ev.prev_seq, ev.seq, ev.ts, view
-            ).encode()
-            out["book"].append(msg)
-            out["all"].append(msg)
-            q = market.quote(ev.symbol, ev.ts)
-            if q is not None:
-                msg = wire.quote(q).encode()
-                out["all"].append(msg)
-                if len(out["quotes"]) < n:
-                    out["quotes"].append(msg)
-    return out
-
-
-def _cores(venue: str, merger: Merger, setup: list[bytes], conns: int = 2) -> list[Core]:
-    """The connections' pipelines sharing one merger, books made live from the setup."""
-    mod = VENUES[venue]
-    syms = SYMBOLS.get(venue, ["BTC-USDT", "ETH-USDT"])
-    cores = [Core(mod, syms, i, merger, Counters()) for i in range(conns)]
-    for core in cores:
-        for s, raw in zip(syms, setup, strict=True):
-            if mod.Wire.rest_path:
-                snap = core.session.parse_snapshot(s, raw, 0)
-                synced = core.books[s]
-                synced.on_rest_snapshot(snap)
-                merger.book(core.conn, snap, synced, Verdict.SNAPSHOT)
-            else:
-                core.handle(raw, 0)
-    return cores
+from cambist.feeds.workers import share_text, tune_gc
+from feeds_gate import BOOKS, balance, cores_for, gate_total, group_args, record
 
 
 def throughput(
@@ -117,7 +48,7 @@ def throughput(
     machine do not count) through parse, integrity, dedup (2 redundant copies) and encode."""
     pending: list[Record] = []
     merger = Merger(pending.append)
-    cores = _cores(venue, merger, setup, conns)
+    cores = cores_for(venue, merger, setup, conns=conns)
     frames = 0
     t0 = time.process_time()
     ts = time.time_ns()
@@ -134,125 +65,6 @@ def throughput(
     if bad:
         raise RuntimeError(f"{venue}/{kind}: {bad} malformed or resynced messages in the recording")
     return conns * len(msgs) / dt
-
-
-def _gate_worker(venues: list[str], n: int, reps: int, conn: Any, go: Any) -> None:
-    """One worker process of the whole-gate run: its venue group's messages, both copies,
-    through ``Core`` and the merger, batches to the parent through the pipe (``PipeSink``)."""
-    recs = {v: record(v, n) for v in venues}
-    tune_gc()  # after recording: the recordings frozen out of the collector (see measure)
-    sink = PipeSink(conn)
-    conn.send_bytes(b"R")
-    go.wait()
-    c0 = time.process_time()
-    t0 = time.perf_counter()
-    msgs = 0
-    venue_cpu = dict.fromkeys(recs, 0.0)
-    for _ in range(reps):
-        for v, r in recs.items():
-            v0 = time.process_time()
-            pending: list[Record] = []
-            merger = Merger(pending.append)
-            cores = _cores(v, merger, r["setup"])
-            ts = time.time_ns()
-            for raw in r["all"]:
-                for core in cores:
-                    core.handle(raw, ts)
-                if len(pending) >= 512:
-                    sink.append(pending)
-                    pending.clear()
-            if pending:
-                sink.append(pending)
-            msgs += 2 * len(r["all"])
-            venue_cpu[v] += time.process_time() - v0
-            if any(c.stats.malformed or c.stats.resyncs for c in cores):
-                raise RuntimeError(f"{v}: malformed or resynced messages in the recording")
-    busy = [msgs, time.process_time() - c0, time.perf_counter() - t0, venue_cpu]
-    conn.send_bytes(b"D" + json.dumps(busy).encode())
-
-
-def balance(cost: dict[str, float], workers: int) -> list[list[str]]:
-    """Venue groups of about equal CPU cost, as an operator would deal venues to worker
-    processes: the grouping whose most loaded worker costs least (every assignment tried
-    while there are few), else largest first onto the least loaded group."""
-    k = min(workers, len(cost))
-    venues = sorted(cost, key=cost.__getitem__, reverse=True)
-    if k ** len(venues) <= 100_000:
-        best: tuple[int, ...] = ()
-        best_load = float("inf")
-        for assign in itertools.product(range(k), repeat=len(venues)):
-            if len(set(assign)) < k:
-                continue  # every worker gets a venue
-            load = [0.0] * k
-            for v, w in zip(venues, assign, strict=True):
-                load[w] += cost[v]
-            if max(load) < best_load:
-                best, best_load = assign, max(load)
-        return [[v for v, w in zip(venues, best, strict=True) if w == i] for i in range(k)]
-    groups: list[list[str]] = [[] for _ in range(k)]
-    load = [0.0] * len(groups)
-    for v in sorted(cost, key=cost.__getitem__, reverse=True):
-        i = load.index(min(load))
-        groups[i].append(v)
-        load[i] += cost[v]
-    return groups
-
-
-def gate_total(groups: list[list[str]], n: int, reps: int) -> dict[str, Any]:
-    """The whole gate on all cores: one process per venue group, the parent appending every
-    batch to a real log file. Wire messages (both copies) per wall second from the start
-    signal until the last batch is written, and CPU time per message of all processes."""
-    ctx = mp.get_context("spawn")
-    go = ctx.Event()
-    with tempfile.TemporaryDirectory() as tmp:
-        sink = FileSink(Path(tmp) / "md.log")
-        pipes, procs = [], []
-        for g in groups:
-            parent_end, child_end = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_gate_worker, args=(g, n, reps, child_end, go), daemon=True)
-            p.start()
-            child_end.close()
-            pipes.append(parent_end)
-            procs.append(p)
-        for c in pipes:
-            if c.recv_bytes() != b"R":
-                raise RuntimeError("worker failed to start")
-        load = os.getloadavg()[0]
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        go.set()
-        msgs, cpu, live = 0, 0.0, list(pipes)
-        busy: list[list[float]] = []  # per worker: CPU and wall seconds until its last batch
-        venue_cpu: dict[str, float] = {}  # CPU seconds of each venue's messages
-        while live:
-            for c in mp.connection.wait(live):
-                data = c.recv_bytes()  # type: ignore[union-attr]
-                if data[:1] == b"L":
-                    sink.append_encoded(data[1:])
-                else:
-                    m, s, w, per_venue = json.loads(data[1:])
-                    msgs, cpu = msgs + m, cpu + s
-                    busy.append([round(s, 3), round(w, 3)])
-                    venue_cpu.update(per_venue)
-                    live.remove(c)
-        sink.flush()
-        wall = time.perf_counter() - t0
-        parent_cpu = time.process_time() - c0
-        records = sink.count
-        sink.close()
-        for p in procs:
-            p.join(10)
-    return {
-        "msgs_per_s": msgs / wall,
-        "messages": msgs,
-        "records": records,
-        "wall_s": wall,
-        "cpu_us_per_msg": (cpu + parent_cpu) / msgs * 1e6,
-        "load": load,
-        "workers_cpu_wall_s": busy,
-        "venue_cpu_s": venue_cpu,
-        "parent_cpu_s": round(parent_cpu, 3),
-    }
 
 
 def cryptofeed_rate(trades: list[bytes], depth: list[bytes], snap: bytes) -> dict[str, float]:
@@ -425,10 +237,11 @@ def measure(quick: bool) -> dict[str, Any]:
             )
     cores = os.cpu_count() or 1
     reps = 1 if quick else 4
-    one = gate_total([list(VENUES)], n, reps)
-    # venues grouped by what each cost in the one-worker run of the same messages (the
-    # per-type rates above are short runs of one kind each: a noisier guide to the mix)
-    groups = balance(one["venue_cpu_s"], cores)
+    one = gate_total([BOOKS], n, reps)
+    # the books placed by what each cost in the one-worker run of the same messages (the
+    # per-type rates above are short runs of one kind each: a noisier guide to the mix); a
+    # venue's symbols may go to different workers, as `cambist feeds run --group` allows
+    groups = balance(one["book_cpu_s"], cores)
     total = gate_total(groups, n, reps)
     for label, g in (("1 worker", one), (f"{len(groups)} workers", total)):
         print(
@@ -437,7 +250,8 @@ def measure(quick: bool) -> dict[str, Any]:
             f"{g['cpu_us_per_msg']:.2f} us CPU/msg, load {g['load']:.1f})"
         )
     print(
-        f"  groups: {groups}; per worker CPU / wall s: {total['workers_cpu_wall_s']}, "
+        f"  placed as `cambist feeds run {group_args(groups)}`; "
+        f"per worker CPU / wall s: {total['workers_cpu_wall_s']}, "
         f"parent CPU {total['parent_cpu_s']} s, wall {total['wall_s']:.3f} s"
     )
     b = recs["binance"]
@@ -473,7 +287,7 @@ def measure(quick: bool) -> dict[str, Any]:
         "gate_1_worker_msgs_per_s": round(one["msgs_per_s"]),
         "gate_cpu_us_per_msg": round(total["cpu_us_per_msg"], 2),
         "gate_1_worker_cpu_us_per_msg": round(one["cpu_us_per_msg"], 2),
-        "gate_groups": groups,
+        "gate_groups": [share_text(g, BOOKS) for g in groups],
         "gate_workers_cpu_wall_s": total["workers_cpu_wall_s"],
         "load_avg_1m": os.getloadavg()[0],
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in lat.items()},

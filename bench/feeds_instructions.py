@@ -24,14 +24,15 @@ from cambist.feeds.sink import encode_batch
 from cambist.feeds.types import Record
 from cambist.feeds.venues import VENUES
 from cambist.feeds.workers import tune_gc
-from feeds import _cores, _cryptofeed, record
+from feeds import _cryptofeed
+from feeds_gate import cores_for, record
 
 
 def _drain(venue: str, setup: list[bytes], raws: list[bytes], ts: int, conns: int) -> None:
     """Every message through ``conns`` connections' cores and the merger, encoding the merged
     records in batches of 512 (as the gate's sink does)."""
     pending: list[Record] = []
-    cores = _cores(venue, Merger(pending.append), setup, conns=conns)
+    cores = cores_for(venue, Merger(pending.append), setup, conns=conns)
     for raw in raws:
         for core in cores:
             core.handle(raw, ts)
