@@ -251,7 +251,7 @@ def gate_total(shares: Sequence[dict[str, list[str]]], n: int, reps: int) -> dic
             for c in mp.connection.wait(live):
                 data = c.recv_bytes()  # type: ignore[union-attr]
                 if data[:1] == b"L":
-                    sink.append_encoded(data[1:])
+                    sink.append_encoded(memoryview(data)[1:])
                 else:
                     m, s, w, by_venue, by_symbol = json.loads(data[1:])
                     msgs, cpu = msgs + m, cpu + s

@@ -32,15 +32,16 @@ def decode_batch(payload: bytes) -> list[Record]:
     return _DECODER.decode(payload)
 
 
-def batch_len(payload: bytes) -> int:
+def batch_len(payload: bytes | memoryview) -> int:
     """Records in an encoded batch, from the msgpack array header alone (no decoding)."""
-    b = payload[0]
+    head = bytes(memoryview(payload)[:5])
+    b = head[0]
     if b & 0xF0 == 0x90:
         return b & 0x0F
     if b == 0xDC:
-        return int.from_bytes(payload[1:3], "big")
+        return int.from_bytes(head[1:3], "big")
     if b == 0xDD:
-        return int.from_bytes(payload[1:5], "big")
+        return int.from_bytes(head[1:5], "big")
     raise ValueError("not an encoded batch (msgpack array)")
 
 
@@ -49,8 +50,9 @@ class Sink(Protocol):
 
     def append(self, records: Sequence[Record]) -> None: ...
 
-    def append_encoded(self, payload: bytes) -> int:
-        """A batch already encoded by ``encode_batch`` (a worker process's); its count."""
+    def append_encoded(self, payload: bytes | memoryview) -> int:
+        """A batch already encoded by ``encode_batch`` (a worker process's); its count. Any
+        bytes-like view of it, so the parent can pass the received frame's body uncopied."""
         ...
 
     def flush(self) -> None: ...
@@ -69,9 +71,9 @@ class MemorySink:
         self.frames.append(encode_batch(records))
         self.count += len(records)
 
-    def append_encoded(self, payload: bytes) -> int:
+    def append_encoded(self, payload: bytes | memoryview) -> int:
         n = batch_len(payload)
-        self.frames.append(payload)
+        self.frames.append(bytes(payload))
         self.count += n
         return n
 
@@ -100,9 +102,12 @@ class FileSink:
         self._f.write(_HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
         self.count += len(records)
 
-    def append_encoded(self, payload: bytes) -> int:
+    def append_encoded(self, payload: bytes | memoryview) -> int:
         n = batch_len(payload)
-        self._f.write(_HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
+        view = memoryview(payload)
+        # header and body written apart: joining them would copy the body once more
+        self._f.write(_HEADER.pack(view.nbytes, zlib.crc32(view)))
+        self._f.write(view)
         self.count += n
         return n
 

@@ -80,7 +80,7 @@ class PipeSink:
         self.conn.send_bytes(b"L" + encode_batch(records))
         self.count += len(records)
 
-    def append_encoded(self, payload: bytes) -> int:
+    def append_encoded(self, payload: bytes | memoryview) -> int:
         self.conn.send_bytes(b"L" + payload)
         n = batch_len(payload)
         self.count += n
@@ -187,7 +187,7 @@ class WorkerPool:
     def _handle(self, w: _Worker, data: bytes) -> None:
         kind, body = data[:1], memoryview(data)[1:]
         if kind == b"L":
-            self.records += self.sink.append_encoded(bytes(body))
+            self.records += self.sink.append_encoded(body)
         elif kind == b"T":
             self._tops[w.index] = _ROWS.decode(body)
         elif kind == b"S":
