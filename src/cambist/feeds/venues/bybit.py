@@ -219,6 +219,13 @@ _CTS: Final = b',"cts":'
 _TRADES_END: Final = b"]}"
 
 
+# The event classes as C statics: ``types.py`` is not compiled, so a bare ``Trade(...)``
+# would first look the class up in this module's globals (about 130 instructions).
+_EV_TRADE: Final = Trade
+_EV_QUOTE: Final = Quote
+_EV_BOOK: Final = BookUpdate
+
+
 def _fast(s: Session, raw: bytes, recv_ts: int) -> list[Event] | None:
     """The events of a publicTrade or orderbook message in Bybit's layout, or None (above)."""
     i = lit(raw, 0, _TOPIC)
@@ -266,7 +273,7 @@ def _fast_trades(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | 
         if i < 0 or t >= MS_LIMIT:
             return None
         tid = raw[t0:t1].decode("ascii")
-        out.append(Trade("bybit", u.symbol, side, p, q, tid, t * 1_000_000, recv_ts))
+        out.append(_EV_TRADE("bybit", u.symbol, side, p, q, tid, t * 1_000_000, recv_ts))
         j = ch(raw, i, 44)
         if j < 0:
             break
@@ -309,10 +316,10 @@ def _fast_book(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | No
             return None
         bp, bq = bids[0]
         ap, aq = asks[0]
-        return [Quote("bybit", symbol, bp, bq, ap, aq, seq, ts * 1_000_000, recv_ts)]
+        return [_EV_QUOTE("bybit", symbol, bp, bq, ap, aq, seq, ts * 1_000_000, recv_ts)]
     reset = snap and seq == 1
     return [
-        BookUpdate(
+        _EV_BOOK(
             "bybit", symbol, snap, bids, asks, seq, seq - 1, ts * 1_000_000, recv_ts, NO_SEQ, reset
         )
     ]

@@ -313,6 +313,13 @@ _TICKER_EXTRA: Final = frozenset(
 skipping them cannot hide a repeated key msgspec would read)."""
 
 
+# The event classes as C statics: ``types.py`` is not compiled, so a bare ``Trade(...)``
+# would first look the class up in this module's globals (about 130 instructions).
+_EV_TRADE: Final = Trade
+_EV_QUOTE: Final = Quote
+_EV_BOOK: Final = BookUpdate
+
+
 def _fast(s: Session, raw: bytes, recv_ts: int) -> tuple[int, list[Event]] | None:
     """``(sequence_num, events)`` of a usual message, as ``_decode`` gives, or None."""
     if raw.startswith(_L2_HEAD):
@@ -384,7 +391,7 @@ def _trades_event(s: Session, raw: bytes, i: i64, seq: int, recv_ts: int, out: l
             return -1
         side = SELL if maker_buy else BUY  # the maker's side on the wire: the taker's
         tid = raw[t0:t1].decode("ascii")
-        out.append(Trade("coinbase", u.symbol, side, p, q, tid, t, recv_ts, seq))
+        out.append(_EV_TRADE("coinbase", u.symbol, side, p, q, tid, t, recv_ts, seq))
         more, i = _list_end(raw, i)
     return i
 
@@ -424,7 +431,7 @@ def _l2_event(s: Session, raw: bytes, i: i64, ts: int, recv_ts: int, out: list[E
         more, i = _list_end(raw, i)
     if i < 0:
         return -1
-    out.append(BookUpdate("coinbase", u.symbol, snap, bids, asks, NO_SEQ, NO_SEQ, ts, recv_ts))
+    out.append(_EV_BOOK("coinbase", u.symbol, snap, bids, asks, NO_SEQ, NO_SEQ, ts, recv_ts))
     return i
 
 
@@ -468,7 +475,7 @@ def _ticker_event(
         i = ch(raw, i, 125)  # }
         if i < 0:
             return -1
-        out.append(Quote("coinbase", u.symbol, bp, bq, ap, aq, seq, ts, recv_ts))
+        out.append(_EV_QUOTE("coinbase", u.symbol, bp, bq, ap, aq, seq, ts, recv_ts))
         more, i = _list_end(raw, i)
     return i
 
