@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cambist.feeds import wirescan
-from cambist.feeds.scaled import parse
+from cambist.feeds.scaled import Scale, Units, parse
 from cambist.feeds.timefmt import rfc3339_ns
 from cambist.feeds.types import FeedError
 
@@ -120,3 +120,53 @@ def test_pairs_with_extra_strings_skips_them() -> None:
     assert out == [(150, 200), (300, 25)]
     assert wirescan.pairs(b'[["1.5","2","0"]]', 0, 2, 2, [], 2) == -1
     assert wirescan.pairs(b"[]", 0, 2, 2, [], 2) == 2
+
+
+def _dict_unit_at(units: dict[bytes, Units], raw: bytes, i: int) -> tuple[Units | None, int]:
+    """What ``unit_at`` did before its packed-word table: the name sliced out, the dict."""
+    j = wirescan.string_end(raw, i)
+    if j < 0:
+        return None, -1
+    return units.get(raw[i:j]), j
+
+
+_name = st.binary(min_size=0, max_size=20).filter(lambda b: b'"' not in b) | st.text(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ-/_:.", min_size=0, max_size=18
+).map(str.encode)
+
+
+@given(
+    st.lists(_name, min_size=0, max_size=11, unique=True),
+    st.lists(st.one_of(_name, st.binary(max_size=24)), max_size=6),
+    st.data(),
+)
+def test_unit_at_packed_table_agrees_with_the_dict(
+    names: list[bytes], probes: list[bytes], data: st.DataObject
+) -> None:
+    """The packed-word lookup (sessions of up to ``SMALL`` instruments) finds exactly the
+    instrument the dict finds, at the same closing quote, for any bytes; more instruments
+    or odd names take the dict itself."""
+    units = {w: Units(Scale(2, 3), w.hex()) for w in names}
+    table = wirescan.WireUnits(units)
+    candidates = probes + names + [n[:-1] for n in names if n] + [n + b"X" for n in names]
+    for body in candidates:
+        for raw in (body + b'"', b'x"' + body + b'",', body):
+            start = 2 if raw.startswith(b'x"') else 0
+            for i in (start, -1, len(raw)):
+                assert wirescan.unit_at(table, raw, i) == _dict_unit_at(units, raw, i)
+    at = data.draw(st.integers(0, 30))
+    blob = data.draw(st.binary(max_size=40))
+    assert wirescan.unit_at(table, blob, at) == _dict_unit_at(units, blob, at)
+
+
+def test_unit_at_small_sessions_use_the_packed_table() -> None:
+    names = [b"BTCUSDT", b"ETH-USDT-SWAP", b"XBT/USD", b"A" * 16]
+    table = wirescan.WireUnits({w: Units(Scale(2, 3), w.decode()) for w in names})
+    assert not table.by_dict
+    for w in names:
+        u, j = wirescan.unit_at(table, b'"' + w + b'"', 1)
+        assert u is not None and u.symbol == w.decode() and j == len(w) + 1
+    assert wirescan.WireUnits({b"A" * 17: Units(Scale(2, 3))}).by_dict
+    assert wirescan.WireUnits({b"a\\b": Units(Scale(2, 3))}).by_dict
+    many = {f"S{k}".encode(): Units(Scale(2, 3)) for k in range(wirescan.SMALL + 1)}
+    assert wirescan.WireUnits(many).by_dict

@@ -25,6 +25,7 @@ from cambist.feeds.merge import ParseMemo
 from cambist.feeds.scaled import DEFAULT_SCALE, Scale, Units
 from cambist.feeds.subscription import Subscription
 from cambist.feeds.types import BookUpdate, Event, FeedError, Level, Quote, Trade
+from cambist.feeds.wirescan import WireUnits
 
 __all__ = ["Subscription", "VenueSession", "VenueWire"]
 
@@ -56,9 +57,10 @@ class VenueSession(ABC):
         self.scales = {s: (scales or {}).get(s, DEFAULT_SCALE) for s in self.symbols}
         """Decimals of each symbol's prices and sizes (``scaled.py``)."""
         self.units = {to_wire(s): Units(sc, s) for s, sc in self.scales.items()}
-        self.wire_units = {w.encode(): u for w, u in self.units.items()}
+        self.wire_units = WireUnits({w.encode(): u for w, u in self.units.items()})
         """``units`` by the instrument's bytes, for the byte-level fast paths
-        (``wirescan.unit_at``: no ``str`` made to look one up)."""
+        (``wirescan.unit_at``: no ``str`` made to look one up, and for a few instruments
+        no bytes object or hash either)."""
         self.memo: ParseMemo[Any] | None = None
         """Shared by the connections of one gate: a stateful parser can memoize the part of
         its work that depends on the bytes alone (see ``coinbase.py``)."""
