@@ -88,9 +88,13 @@ class Merger:
         self._order: deque[tuple[str, str, str]] = deque()
         self.books: dict[tuple[str, str], BookStream] = {}
         self.quotes: dict[tuple[str, str], Quote] = {}
-        self._quote_fields: dict[tuple[str, str], tuple[Any, ...]] = {}
-        """``astuple`` of each quote of ``quotes``: (venue, symbol, bid price, bid size, ask
-        price, ask size, seq, venue_ts, recv_ts)."""
+        self._quote_fields: dict[str, dict[str, tuple[Any, ...]]] = {}
+        """``astuple`` of each quote of ``quotes`` by venue and symbol: (venue, symbol, bid
+        price, bid size, ask price, ask size, seq, venue_ts, recv_ts)."""
+        self._last_trade: Trade | None = None
+        self._last_quote: Quote | None = None
+        """The trade and quote emitted last: a copy of the same object (both connections
+        get the same events from ``ParseMemo``) is a duplicate without a look at its key."""
         self.duplicates = 0
         self.resnapshots = 0
         self.failovers = 0
@@ -102,6 +106,11 @@ class Merger:
 
     # trades -------------------------------------------------------------------------------
     def trade(self, t: Trade) -> None:
+        if t is self._last_trade and self.window > 0:
+            # the very trade merged last, again: the other connection's copy of the same
+            # parse (``ParseMemo``); its key is in ``_seen`` (the window keeps at least it)
+            self.duplicates += 1
+            return
         # the key's fields through one ``astuple`` call (three generic attribute reads from
         # compiled code cost more), and one hash of the key: ``add`` then the set's size
         f: tuple[Any, ...] = _astuple(t)
@@ -116,16 +125,28 @@ class Merger:
         order.append(key)
         if len(order) > self.window:
             seen.discard(order.popleft())
+        self._last_trade = t
         self.emit(t)
 
     # quotes -------------------------------------------------------------------------------
     def quote(self, q: Quote, shared: bool) -> None:
+        if q is self._last_quote:
+            # the quote merged last, again (the other connection's copy of the same parse):
+            # it is its book's last quote, so its fields equal the last ones (a duplicate)
+            self.duplicates += 1
+            return
         # the fields as one tuple (``astuple``, one C call): compiled code reads a Struct's
         # fields through the generic attribute lookup, ~185 instructions each, and this
-        # compares up to twelve; the last quote's tuple is kept beside it
+        # compares up to twelve; the last quote's tuple is kept beside it, by venue then
+        # symbol (two lookups of strings whose hashes are cached beat building, hashing and
+        # comparing a tuple key)
         f: tuple[Any, ...] = _astuple(q)
-        key: tuple[str, str] = (f[0], f[1])
-        last = self._quote_fields.get(key)
+        venue: str = f[0]
+        symbol: str = f[1]
+        fields = self._quote_fields.get(venue)
+        if fields is None:
+            fields = self._quote_fields[venue] = {}
+        last = fields.get(symbol)
         if last is not None:
             seq: int = f[6]
             if (seq <= last[6] and shared and seq != NO_SEQ) or (
@@ -133,8 +154,9 @@ class Merger:
             ):
                 self.duplicates += 1
                 return
-        self.quotes[key] = q
-        self._quote_fields[key] = f
+        self.quotes[(venue, symbol)] = q
+        fields[symbol] = f
+        self._last_quote = q
         self.emit(q)
 
     # books --------------------------------------------------------------------------------

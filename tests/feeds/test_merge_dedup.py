@@ -1,0 +1,54 @@
+"""``Merger``'s shortcut for the trade or quote it merged last arriving again (the other
+connection's copy of one parse, the very same object) decides as its full check does: a
+stream fed the same objects and one fed equal copies emit the same and count the same."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cambist.feeds.merge import Merger
+from cambist.feeds.types import NO_SEQ, Quote, Record, Trade
+
+_trade = st.builds(
+    lambda sym, tid: Trade("v", sym, "buy", 1, 2, str(tid), 0, 0),
+    st.sampled_from(["A", "B"]),
+    st.integers(0, 5),
+)
+_quote = st.builds(
+    lambda sym, bp, ap, seq: Quote("v", sym, bp, 1, ap, 1, seq, 0, 0),
+    st.sampled_from(["A", "B"]),
+    st.integers(1, 3),
+    st.integers(4, 6),
+    st.sampled_from([NO_SEQ, 1, 2, 3]),
+)
+
+
+def _copy(e: Trade | Quote) -> Trade | Quote:
+    if type(e) is Trade:
+        return Trade(*(getattr(e, k) for k in Trade.__struct_fields__))
+    return Quote(*(getattr(e, k) for k in Quote.__struct_fields__))
+
+
+@given(
+    st.lists(st.tuples(st.one_of(_trade, _quote), st.integers(1, 3)), max_size=40),
+    st.booleans(),
+    st.sampled_from([0, 1, 2, 200_000]),
+)
+def test_same_object_again_decides_as_an_equal_copy(
+    events: list[tuple[Trade | Quote, int]], shared: bool, window: int
+) -> None:
+    runs: list[tuple[list[Record], int]] = []
+    for same in (True, False):
+        out: list[Record] = []
+        m = Merger(out.append, window=window)
+        for e, times in events:
+            for k in range(times):
+                ev = e if same or k == 0 else _copy(e)
+                if type(ev) is Trade:
+                    m.trade(ev)
+                else:
+                    assert type(ev) is Quote
+                    m.quote(ev, shared)
+        runs.append((out, m.duplicates))
+    assert runs[0] == runs[1]
