@@ -7,8 +7,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cambist.feeds.book import SyncedBook, Verdict
 from cambist.feeds.merge import Merger
-from cambist.feeds.types import NO_SEQ, Quote, Record, Trade
+from cambist.feeds.types import NO_SEQ, BookUpdate, Quote, Record, Trade
 
 _trade = st.builds(
     lambda sym, tid: Trade("v", sym, "buy", 1, 2, str(tid), 0, 0),
@@ -52,3 +53,24 @@ def test_same_object_again_decides_as_an_equal_copy(
                     m.quote(ev, shared)
         runs.append((out, m.duplicates))
     assert runs[0] == runs[1]
+
+
+def test_book_finds_its_stream_by_the_update_whatever_book_is_passed() -> None:
+    """``Merger.book`` takes the stream from the book's ``merged`` only when it is the
+    update's (venue, symbol); otherwise (a book of another stream, or one never
+    registered) it looks the stream up by the update, as before."""
+    out: list[Record] = []
+    m = Merger(out.append)
+    a, b, loose = SyncedBook("A"), SyncedBook("B"), SyncedBook("A")
+    m.register(0, "v", "A", a, True)
+    m.register(0, "v", "B", b, True)
+    for seq, synced in enumerate((b, loose, a), 5):
+        u = BookUpdate("v", "A", True, [(1, 1)], [(2, 1)], seq, NO_SEQ, 0, 0)
+        synced.on_update(u)
+        m.book(0, u, synced, Verdict.SNAPSHOT)
+    assert m.books[("v", "A")].live and not m.books[("v", "B")].live
+    assert [(r.symbol, r.seq) for r in out if type(r) is BookUpdate] == [
+        ("A", 5),
+        ("A", 6),
+        ("A", 7),
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from typing import Any
 
 from cambist.feeds._native import mypyc_attr
 from cambist.feeds.scaled import Boxed
@@ -123,6 +124,9 @@ class SyncedBook:
         self.last_seq = NO_SEQ
         self.last_ts = 0
         self.resyncs = 0
+        self.merged: Any = None
+        """The merger's stream this book is a member of (``Merger.register`` sets it), so
+        that ``Merger.book`` finds it without building and hashing a key per update."""
 
     def reset(self) -> None:
         """Forget the book: it is no longer trusted until a new snapshot arrives."""

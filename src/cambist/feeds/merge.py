@@ -63,9 +63,24 @@ class ParseMemo(Generic[T]):
 class BookStream:
     """The merged state of one (venue, symbol) book."""
 
-    __slots__ = ("book", "last_seq", "leader", "live", "members", "scale", "shared", "updated_ns")
+    __slots__ = (
+        "book",
+        "last_seq",
+        "leader",
+        "live",
+        "members",
+        "scale",
+        "shared",
+        "symbol",
+        "updated_ns",
+        "venue",
+    )
 
-    def __init__(self, shared: bool, scale: Scale = DEFAULT_SCALE) -> None:
+    def __init__(
+        self, shared: bool, scale: Scale = DEFAULT_SCALE, venue: str = "", symbol: str = ""
+    ) -> None:
+        self.venue = venue
+        self.symbol = symbol
         self.shared = shared
         self.scale = scale
         """Decimals of the book's scaled-integer prices and sizes."""
@@ -172,8 +187,9 @@ class Merger:
         """A connection's book for (venue, symbol) joins the stream (on every (re)connect)."""
         s = self.books.get((venue, symbol))
         if s is None:
-            s = self.books[(venue, symbol)] = BookStream(shared, scale)
+            s = self.books[(venue, symbol)] = BookStream(shared, scale, venue, symbol)
         s.members[conn] = book
+        book.merged = s
         self.connections.add(conn)
 
     def book(self, conn: int, u: BookUpdate, synced: SyncedBook, verdict: Verdict) -> None:
@@ -181,7 +197,9 @@ class Merger:
         # the fields as one ``astuple`` tuple (see ``quote``): (venue, symbol, snapshot, bids,
         # asks, seq, prev_seq, venue_ts, recv_ts, checksum, reset)
         f: tuple[Any, ...] = _astuple(u)
-        s = self.books[(f[0], f[1])]
+        s: BookStream | None = synced.merged  # set by ``register``: no key built and hashed
+        if s is None or s.symbol != f[1] or s.venue != f[0]:
+            s = self.books[(f[0], f[1])]  # a book no stream registered, or another's
         s.updated_ns = f[8]
         if not s.shared:
             if s.leader is None or not s.live:
