@@ -1,6 +1,6 @@
-"""``Merger``'s shortcut for the trade or quote it merged last arriving again (the other
-connection's copy of one parse, the very same object) decides as its full check does: a
-stream fed the same objects and one fed equal copies emit the same and count the same."""
+"""``Merger``'s dedup judges a copy by its fields, never by its identity: a stream fed the
+same objects again (the other connection's copy of one parse, from ``ParseMemo``) and one fed
+equal copies emit the same and count the same; and a book's update finds its own stream."""
 
 from __future__ import annotations
 

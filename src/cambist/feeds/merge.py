@@ -106,10 +106,6 @@ class Merger:
         self._quote_fields: dict[str, dict[str, tuple[Any, ...]]] = {}
         """``astuple`` of each quote of ``quotes`` by venue and symbol: (venue, symbol, bid
         price, bid size, ask price, ask size, seq, venue_ts, recv_ts)."""
-        self._last_trade: Trade | None = None
-        self._last_quote: Quote | None = None
-        """The trade and quote emitted last: a copy of the same object (both connections
-        get the same events from ``ParseMemo``) is a duplicate without a look at its key."""
         self.duplicates = 0
         self.resnapshots = 0
         self.failovers = 0
@@ -121,11 +117,6 @@ class Merger:
 
     # trades -------------------------------------------------------------------------------
     def trade(self, t: Trade) -> None:
-        if t is self._last_trade and self.window > 0:
-            # the very trade merged last, again: the other connection's copy of the same
-            # parse (``ParseMemo``); its key is in ``_seen`` (the window keeps at least it)
-            self.duplicates += 1
-            return
         # the key's fields through one ``astuple`` call (three generic attribute reads from
         # compiled code cost more), and one hash of the key: ``add`` then the set's size
         f: tuple[Any, ...] = _astuple(t)
@@ -140,16 +131,10 @@ class Merger:
         order.append(key)
         if len(order) > self.window:
             seen.discard(order.popleft())
-        self._last_trade = t
         self.emit(t)
 
     # quotes -------------------------------------------------------------------------------
     def quote(self, q: Quote, shared: bool) -> None:
-        if q is self._last_quote:
-            # the quote merged last, again (the other connection's copy of the same parse):
-            # it is its book's last quote, so its fields equal the last ones (a duplicate)
-            self.duplicates += 1
-            return
         # the fields as one tuple (``astuple``, one C call): compiled code reads a Struct's
         # fields through the generic attribute lookup, ~185 instructions each, and this
         # compares up to twelve; the last quote's tuple is kept beside it, by venue then
@@ -171,7 +156,6 @@ class Merger:
                 return
         self.quotes[(venue, symbol)] = q
         fields[symbol] = f
-        self._last_quote = q
         self.emit(q)
 
     # books --------------------------------------------------------------------------------
