@@ -38,7 +38,7 @@ from cambist.feeds.sink import encode_batch
 from cambist.feeds.types import Record, Trade
 from cambist.feeds.venues import VENUES
 from cambist.feeds.workers import share_text, tune_gc
-from feeds_gate import BOOKS, balance, cores_for, gate_total, group_args, record
+from feeds_gate import BOOKS, arrivals, balance, cores_for, gate_total, group_args, record
 
 
 def throughput(
@@ -50,10 +50,11 @@ def throughput(
     merger = Merger(pending.append)
     cores = cores_for(venue, merger, setup, conns=conns)
     frames = 0
+    stream = arrivals(msgs, conns)  # every message arrives on each connection
     t0 = time.process_time()
     ts = time.time_ns()
-    for raw in msgs:
-        for core in cores:  # every message arrives on both connections
+    for raws in stream:
+        for core, raw in zip(cores, raws, strict=True):
             core.handle(raw, ts)
         if len(pending) >= 512:
             frames += len(encode_batch(pending))

@@ -131,10 +131,21 @@ def cores_for(
     return cores
 
 
+def arrivals(msgs: list[bytes], conns: int) -> list[tuple[bytes, ...]]:
+    """Each message as the ``conns`` connections receive it: equal bytes, but a distinct
+    object per connection, as two sockets deliver them. (One shared object would let the
+    second copy's ``ParseMemo`` lookup reuse the first's cached hash and match by identity,
+    which a real second socket never allows: its bytes are hashed and compared again.)"""
+    copies = [msgs] + [[bytes(bytearray(m)) for m in msgs] for _ in range(conns - 1)]
+    return list(zip(*copies, strict=True))
+
+
 def _gate_worker(share: dict[str, list[str]], n: int, reps: int, conn: Any, go: Any) -> None:
     """One worker process of the whole-gate run: its share's messages, both copies, through
     ``Core`` and the merger, batches to the parent through the pipe (``PipeSink``)."""
     recs = {v: record(v, n, syms) for v, syms in share.items()}
+    for r in recs.values():
+        r["arrivals"] = arrivals(r["all"], 2)
     tune_gc()  # after recording: the recordings frozen out of the collector (see measure)
     sink = PipeSink(conn)
     conn.send_bytes(b"R")
@@ -150,8 +161,8 @@ def _gate_worker(share: dict[str, list[str]], n: int, reps: int, conn: Any, go: 
             merger = Merger(pending.append)
             cores = cores_for(v, merger, r["setup"], share[v])
             ts = time.time_ns()
-            for raw in r["all"]:
-                for core in cores:
+            for raws in r["arrivals"]:
+                for core, raw in zip(cores, raws, strict=True):
                     core.handle(raw, ts)
                 if len(pending) >= 512:
                     sink.append(pending)

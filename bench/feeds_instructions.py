@@ -25,16 +25,17 @@ from cambist.feeds.types import Record
 from cambist.feeds.venues import VENUES
 from cambist.feeds.workers import tune_gc
 from feeds import _cryptofeed
-from feeds_gate import cores_for, record
+from feeds_gate import arrivals, cores_for, record
 
 
-def _drain(venue: str, setup: list[bytes], raws: list[bytes], ts: int, conns: int) -> None:
-    """Every message through ``conns`` connections' cores and the merger, encoding the merged
-    records in batches of 512 (as the gate's sink does)."""
+def _drain(venue: str, setup: list[bytes], stream: list[tuple[bytes, ...]], ts: int) -> None:
+    """Every message through its connections' cores (``stream``: ``arrivals``, built before
+    the count) and the merger, encoding the merged records in batches of 512 (as the gate's
+    sink does)."""
     pending: list[Record] = []
-    cores = cores_for(venue, Merger(pending.append), setup, conns=conns)
-    for raw in raws:
-        for core in cores:
+    cores = cores_for(venue, Merger(pending.append), setup, conns=len(stream[0]))
+    for copies in stream:
+        for core, raw in zip(cores, copies, strict=True):
             core.handle(raw, ts)
         if len(pending) >= 512:
             encode_batch(pending)
@@ -47,11 +48,12 @@ def _mix_loop(reps: int, n: int) -> None:
     through ``Core``, the merger and the log encoding). A receive time of today's magnitude
     (a small one would be a cached int object)."""
     recs = {v: record(v, n) for v in VENUES}
+    streams = {v: arrivals(r["all"], 2) for v, r in recs.items()}
     tune_gc()  # after recording, as in measure
     msgs, ts = 0, time.time_ns()
     for _ in range(reps):
         for v, r in recs.items():
-            _drain(v, r["setup"], r["all"], ts, conns=2)
+            _drain(v, r["setup"], streams[v], ts)
             msgs += 2 * len(r["all"])
     print(msgs)
 
@@ -71,7 +73,7 @@ def _one_loop(reps: int, n: int, kind: str, who: str) -> None:
 
         asyncio.run(run())
     else:
-        _drain("binance", r["setup"], msgs, time.time_ns(), conns=1)
+        _drain("binance", r["setup"], arrivals(msgs, 1), time.time_ns())
     print(len(msgs))
 
 
