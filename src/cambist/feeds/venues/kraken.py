@@ -48,7 +48,7 @@ from cambist.feeds.wirescan import ch, lit, num, rfc3339, skip_uint, string_end,
 if TYPE_CHECKING:
     from mypy_extensions import i64
 
-DEPTH = 10
+DEPTH: Final = 10
 _NATIVE: Final = not __file__.endswith(".py")
 """Compiled by mypyc: the usual messages are read by the byte-level fast path (``_fast``)."""
 
@@ -71,109 +71,143 @@ def checksum(book: L2Book) -> int:
 
 
 class CrcBook(L2Book):
-    """An ``L2Book`` that keeps each level's checksum text beside it, in price order.
+    """An ``L2Book`` that keeps each level's checksum text beside it, in checksum order.
 
     The CRC32 covers 20 levels after every update, but an update changes one or two: the
-    text of a level is built when the level changes and kept in a list parallel to the
-    sorted prices (binary search), so the checksum joins cached strings instead of sorting
-    and formatting 40 values per update. Lists, not dicts keyed by price: prices are
-    multiples of the tick (of 10**6 units at the usual scale), whose low bits are all zero,
-    so an int-keyed dict probes several slots per lookup (about 300 instructions each). The
-    price's own text is kept too: a size change, the usual update, formats only the size.
+    text of a level (``bytes``, ready for ``crc32``) is built when the level changes and
+    kept in a list parallel to the prices of its side, best first (binary search), so the
+    checksum joins cached texts instead of sorting and formatting 40 values per update.
+    Lists, not dicts keyed by price: prices are multiples of the tick (of 10**6 units at
+    the usual scale), whose low bits are all zero, so an int-keyed dict probes several slots
+    per lookup (about 300 instructions each). Most updates touch one side (some none): the
+    asks' CRC and the bids' joined text are kept until their side changes, and the bids'
+    part is chained on the asks' CRC (``crc32(bids, crc32(asks))`` is the CRC of both).
     """
 
-    __slots__ = ("apt", "apx", "atexts", "bpt", "bpx", "btexts")
+    __slots__ = ("acrc", "adirty", "apx", "atexts", "bdirty", "bjoined", "bpx", "btexts", "crc")
 
     def __init__(self, depth: int = 0) -> None:
         super().__init__(depth)
         self.bpx: list[int] = []
-        """Bid prices, ascending (best last)."""
-        self.bpt: list[str] = []
-        """The text of each price of ``bpx``, at the same index."""
-        self.btexts: list[str] = []
-        """The checksum text (price then size) of each level of ``bpx``, at the same index."""
+        """Bid prices, descending (best first)."""
+        self.btexts: list[bytes] = []
+        """The checksum text (price then size digits) of each level of ``bpx``, same index."""
         self.apx: list[int] = []
         """Ask prices, ascending (best first)."""
-        self.apt: list[str] = []
-        self.atexts: list[str] = []
+        self.atexts: list[bytes] = []
+        self.acrc = 0
+        """CRC32 of the top asks' texts, valid unless ``adirty``."""
+        self.bjoined = b""
+        """The top bids' texts joined, valid unless ``bdirty``."""
+        self.crc = 0
+        """The checksum, valid unless either side is dirty."""
+        self.adirty = True
+        self.bdirty = True
 
     def clear(self) -> None:
         super().clear()
-        for side in (self.btexts, self.atexts, self.bpt, self.apt):
-            side.clear()
+        self.btexts.clear()
+        self.atexts.clear()
         self.bpx.clear()
         self.apx.clear()
+        self.adirty = True
+        self.bdirty = True
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
         if bids:
-            _apply(bids, self.bids, self.btexts, self.bpx, self.bpt)
+            _apply(bids, self.bids, self.bpx, self.btexts, True)
+            self.bdirty = True
         if asks:
-            _apply(asks, self.asks, self.atexts, self.apx, self.apt)
+            _apply(asks, self.asks, self.apx, self.atexts, False)
+            self.adirty = True
         if self.depth:
             self.truncate(self.depth)
 
     def truncate(self, depth: int) -> None:
-        bpx, apx = self.bpx, self.apx
-        while len(bpx) > depth:
-            del self.bids[bpx.pop(0)]
-            self.btexts.pop(0)
-            self.bpt.pop(0)
-        while len(apx) > depth:
-            del self.asks[apx.pop()]
-            self.atexts.pop()
-            self.apt.pop()
+        if _truncate(self.bids, self.bpx, self.btexts, depth):
+            self.bdirty = True
+        if _truncate(self.asks, self.apx, self.atexts, depth):
+            self.adirty = True
 
     def checksum(self) -> int:
         """Same value as ``checksum(self)``, from the cached level texts."""
-        parts = self.atexts[:DEPTH]
-        bt = self.btexts
-        i = len(bt) - 1
-        stop = max(-1, i - DEPTH)
-        while i > stop:
-            parts.append(bt[i])
-            i -= 1
-        return zlib.crc32("".join(parts).encode())
+        if self.adirty:
+            self.acrc = _crc32(_top(self.atexts))
+            self.adirty = False
+        elif not self.bdirty:
+            return self.crc
+        if self.bdirty:
+            self.bjoined = _top(self.btexts)
+            self.bdirty = False
+        crc: int = _crc32(self.bjoined, self.acrc)
+        self.crc = crc
+        return crc
 
 
-def _search(prices: list[int], px: int) -> i64:
-    """``bisect_left(prices, px)`` as a native loop (the call and its generic comparisons
-    cost about 700 instructions per level)."""
-    lo: i64 = 0
-    hi: i64 = len(prices)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if prices[mid] < px:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+_crc32: Final = zlib.crc32
+"""A static of the compiled module, not a global looked up by name on each call."""
+
+
+def _top(texts: list[bytes]) -> bytes:
+    """The first ``DEPTH`` texts joined."""
+    if len(texts) <= DEPTH:
+        return b"".join(texts)
+    return b"".join(texts[:DEPTH])
+
+
+def _truncate(side: dict[int, int], prices: list[int], texts: list[bytes], depth: int) -> bool:
+    """Drop the levels after the first ``depth``; whether there were any."""
+    n: i64 = len(prices)
+    if n <= depth:
+        return False
+    while n > depth:
+        px: Boxed = prices.pop()
+        texts.pop()
+        del side[px]
+        n -= 1
+    return True
 
 
 def _apply(
-    levels: list[Level],
-    side: dict[int, int],
-    texts: list[str],
-    prices: list[int],
-    ptexts: list[str],
+    levels: list[Level], side: dict[int, int], prices: list[int], texts: list[bytes], desc: bool
 ) -> None:
+    """Apply one side's levels to its dict and its sorted, best-first lists."""
     rows: list[tuple[Boxed, Boxed]] = levels  # objects, not new ints (see ``scaled.Boxed``)
     for px, sz in rows:
-        i = _search(prices, px)
-        found = i < len(prices) and prices[i] == px
-        if sz:
+        p: int = px
+        n: i64 = len(prices)
+        # binary search (the insertion point of p in best-first order) as a native loop: the
+        # call to bisect and its generic comparisons cost about 700 instructions per level
+        lo: i64 = 0
+        hi: i64 = n
+        if desc:
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if prices[mid] > p:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        else:
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if prices[mid] < p:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        found = lo < n and prices[lo] == p
+        q: int = sz
+        if q:
+            t = b"%d%d" % (p, q)  # compiled: native digit formatting, no str
             if found:
-                texts[i] = ptexts[i] + str(sz)
+                texts[lo] = t
             else:
-                pt = str(px)
-                prices.insert(i, px)
-                ptexts.insert(i, pt)
-                texts.insert(i, pt + str(sz))
+                prices.insert(lo, px)
+                texts.insert(lo, t)
             side[px] = sz
         elif found:
             del side[px]
-            del prices[i]
-            del texts[i]
-            del ptexts[i]
+            prices.pop(lo)
+            texts.pop(lo)
 
 
 class KrakenBook(SyncedBook):
