@@ -84,16 +84,32 @@ class CrcBook(L2Book):
     part is chained on the asks' CRC (``crc32(bids, crc32(asks))`` is the CRC of both).
     """
 
-    __slots__ = ("acrc", "adirty", "apx", "atexts", "bdirty", "bjoined", "bpx", "btexts", "crc")
+    __slots__ = (
+        "acrc",
+        "adirty",
+        "apt",
+        "apx",
+        "atexts",
+        "bdirty",
+        "bjoined",
+        "bpt",
+        "bpx",
+        "btexts",
+        "crc",
+    )
 
     def __init__(self, depth: int = 0) -> None:
         super().__init__(depth)
         self.bpx: list[int] = []
         """Bid prices, descending (best first)."""
+        self.bpt: list[bytes] = []
+        """The digits of each price of ``bpx``, at the same index: a size change, the usual
+        update, formats only the size."""
         self.btexts: list[bytes] = []
         """The checksum text (price then size digits) of each level of ``bpx``, same index."""
         self.apx: list[int] = []
         """Ask prices, ascending (best first)."""
+        self.apt: list[bytes] = []
         self.atexts: list[bytes] = []
         self.acrc = 0
         """CRC32 of the top asks' texts, valid unless ``adirty``."""
@@ -110,23 +126,25 @@ class CrcBook(L2Book):
         self.atexts.clear()
         self.bpx.clear()
         self.apx.clear()
+        self.bpt.clear()
+        self.apt.clear()
         self.adirty = True
         self.bdirty = True
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
         if bids:
-            _apply(bids, self.bids, self.bpx, self.btexts, True)
+            _apply(bids, self.bids, self.bpx, self.bpt, self.btexts, True)
             self.bdirty = True
         if asks:
-            _apply(asks, self.asks, self.apx, self.atexts, False)
+            _apply(asks, self.asks, self.apx, self.apt, self.atexts, False)
             self.adirty = True
         if self.depth:
             self.truncate(self.depth)
 
     def truncate(self, depth: int) -> None:
-        if _truncate(self.bids, self.bpx, self.btexts, depth):
+        if _truncate(self.bids, self.bpx, self.bpt, self.btexts, depth):
             self.bdirty = True
-        if _truncate(self.asks, self.apx, self.atexts, depth):
+        if _truncate(self.asks, self.apx, self.apt, self.atexts, depth):
             self.adirty = True
 
     def checksum(self) -> int:
@@ -155,13 +173,16 @@ def _top(texts: list[bytes]) -> bytes:
     return b"".join(texts[:DEPTH])
 
 
-def _truncate(side: dict[int, int], prices: list[int], texts: list[bytes], depth: int) -> bool:
+def _truncate(
+    side: dict[int, int], prices: list[int], ptexts: list[bytes], texts: list[bytes], depth: int
+) -> bool:
     """Drop the levels after the first ``depth``; whether there were any."""
     n: i64 = len(prices)
     if n <= depth:
         return False
     while n > depth:
         px: Boxed = prices.pop()
+        ptexts.pop()
         texts.pop()
         del side[px]
         n -= 1
@@ -169,7 +190,12 @@ def _truncate(side: dict[int, int], prices: list[int], texts: list[bytes], depth
 
 
 def _apply(
-    levels: list[Level], side: dict[int, int], prices: list[int], texts: list[bytes], desc: bool
+    levels: list[Level],
+    side: dict[int, int],
+    prices: list[int],
+    ptexts: list[bytes],
+    texts: list[bytes],
+    desc: bool,
 ) -> None:
     """Apply one side's levels to its dict and its sorted, best-first lists."""
     rows: list[tuple[Boxed, Boxed]] = levels  # objects, not new ints (see ``scaled.Boxed``)
@@ -197,16 +223,19 @@ def _apply(
         found = lo < n and prices[lo] == p
         q: int = sz
         if q:
-            t = b"%d%d" % (p, q)  # compiled: native digit formatting, no str
+            # compiled: native digit formatting, one bytes built, no str
             if found:
-                texts[lo] = t
+                texts[lo] = b"%b%d" % (ptexts[lo], q)
             else:
+                pt = b"%d" % p
                 prices.insert(lo, px)
-                texts.insert(lo, t)
+                ptexts.insert(lo, pt)
+                texts.insert(lo, b"%b%d" % (pt, q))
             side[px] = sz
         elif found:
             del side[px]
             prices.pop(lo)
+            ptexts.pop(lo)
             texts.pop(lo)
 
 
