@@ -111,8 +111,9 @@ class CrcBook(L2Book):
         """Ask prices, ascending (best first)."""
         self.apt: list[bytes] = []
         self.atexts: list[bytes] = []
-        self.acrc = 0
-        """CRC32 of the top asks' texts, valid unless ``adirty``."""
+        self.acrc: Boxed = 0
+        """CRC32 of the top asks' texts, valid unless ``adirty`` (the object, passed on to
+        ``crc32`` as it is: an ``int`` here would be boxed into a new object for the call)."""
         self.bjoined = b""
         """The top bids' texts joined, valid unless ``bdirty``."""
         self.crc = 0
@@ -201,26 +202,36 @@ def _apply(
     rows: list[tuple[Boxed, Boxed]] = levels  # objects, not new ints (see ``scaled.Boxed``)
     for px, sz in rows:
         p: int = px
-        n: i64 = len(prices)
-        # binary search (the insertion point of p in best-first order) as a native loop: the
-        # call to bisect and its generic comparisons cost about 700 instructions per level
+        # binary search (p's index, or its insertion point in best-first order) as a native
+        # loop that stops at an equal price: the call to bisect and its generic comparisons
+        # cost about 700 instructions per level, each further read of a list item about 50
         lo: i64 = 0
-        hi: i64 = n
+        hi: i64 = len(prices)
+        found = False
         if desc:
             while lo < hi:
                 mid = (lo + hi) >> 1
-                if prices[mid] > p:
+                m: int = prices[mid]
+                if m > p:
                     lo = mid + 1
-                else:
+                elif m < p:
                     hi = mid
+                else:
+                    lo = mid
+                    found = True
+                    break
         else:
             while lo < hi:
                 mid = (lo + hi) >> 1
-                if prices[mid] < p:
+                m = prices[mid]
+                if m < p:
                     lo = mid + 1
-                else:
+                elif m > p:
                     hi = mid
-        found = lo < n and prices[lo] == p
+                else:
+                    lo = mid
+                    found = True
+                    break
         q: int = sz
         if q:
             # compiled: native digit formatting, one bytes built, no str
