@@ -424,6 +424,11 @@ _UPDATE: Final = b"update"
 _SNAPSHOT: Final = b"snapshot"
 _BUY_TEXT: Final = b"buy"
 _SELL_TEXT: Final = b"sell"
+# the event classes as statics of the compiled module: by their imported names each message
+# looked its class up in the module's dict
+_BOOK_UPDATE: Final = BookUpdate
+_TRADE_EVENT: Final = Trade
+_QUOTE: Final = Quote
 
 
 def _fast(s: Session, raw: bytes, recv_ts: int) -> list[Event] | None:
@@ -488,7 +493,7 @@ def _fast_trades(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | 
         if i < 0:
             return None
         tid = raw[t0:t1].decode("ascii")
-        out.append(Trade("kraken", u.symbol, taker, p, q, tid, ts, recv_ts))
+        out.append(_TRADE_EVENT("kraken", u.symbol, taker, p, q, tid, ts, recv_ts))
         if _end(raw, i):
             return out
         i = ch(raw, i, 44)
@@ -514,7 +519,7 @@ def _fast_book(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | No
         if i < 0:
             return None
         out.append(
-            BookUpdate("kraken", u.symbol, snap, bids, asks, NO_SEQ, NO_SEQ, ts, recv_ts, crc)
+            _BOOK_UPDATE("kraken", u.symbol, snap, bids, asks, NO_SEQ, NO_SEQ, ts, recv_ts, crc)
         )
         if _end(raw, i):
             return out
@@ -559,7 +564,7 @@ def _fast_ticker(s: Session, raw: bytes, i: i64, recv_ts: int) -> list[Event] | 
         i = ch(raw, i, 125)
         if i < 0:
             return None
-        out.append(Quote("kraken", u.symbol, bp, bq, ap, aq, NO_SEQ, ts, recv_ts))
+        out.append(_QUOTE("kraken", u.symbol, bp, bq, ap, aq, NO_SEQ, ts, recv_ts))
         if _end(raw, i):
             return out
         i = ch(raw, i, 44)
