@@ -74,7 +74,7 @@ class CrcBook(L2Book):
     """An ``L2Book`` that keeps each level's checksum text beside it, in checksum order.
 
     The CRC32 covers 20 levels after every update, but an update changes one or two: the
-    text of a level (``bytes``, ready for ``crc32``) is built when the level changes and
+    text of a level (``bytes``, price then size digits) is built when the level changes and
     kept in a list parallel to the prices of its side, best first (binary search), so the
     checksum joins cached texts instead of sorting and formatting 40 values per update.
     Lists, not dicts keyed by price: prices are multiples of the tick (of 10**6 units at
@@ -84,19 +84,7 @@ class CrcBook(L2Book):
     part is chained on the asks' CRC (``crc32(bids, crc32(asks))`` is the CRC of both).
     """
 
-    __slots__ = (
-        "acrc",
-        "adirty",
-        "apt",
-        "apx",
-        "atexts",
-        "bdirty",
-        "bjoined",
-        "bpt",
-        "bpx",
-        "btexts",
-        "crc",
-    )
+    __slots__ = ("acrc", "apt", "apx", "atexts", "bjoined", "bpt", "bpx", "btexts", "crc", "stale")
 
     def __init__(self, depth: int = 0) -> None:
         super().__init__(depth)
@@ -106,72 +94,70 @@ class CrcBook(L2Book):
         """The digits of each price of ``bpx``, at the same index: a size change, the usual
         update, formats only the size."""
         self.btexts: list[bytes] = []
-        """The checksum text (price then size digits) of each level of ``bpx``, same index."""
+        """The checksum text of each level of ``bpx``, at the same index."""
         self.apx: list[int] = []
         """Ask prices, ascending (best first)."""
         self.apt: list[bytes] = []
         self.atexts: list[bytes] = []
         self.acrc: Boxed = 0
-        """CRC32 of the top asks' texts, valid unless ``adirty`` (the object, passed on to
-        ``crc32`` as it is: an ``int`` here would be boxed into a new object for the call)."""
+        """CRC32 of the top asks' texts, unless stale (the object, passed on to ``crc32`` as
+        it is: an ``int`` here would be boxed into a new object for the call)."""
         self.bjoined = b""
-        """The top bids' texts joined, valid unless ``bdirty``."""
+        """The top bids' texts joined, unless stale."""
         self.crc = 0
-        """The checksum, valid unless either side is dirty."""
-        self.adirty = True
-        self.bdirty = True
+        """The checksum, unless either side is stale."""
+        self.stale: i64 = _BOTH
+        """The sides changed since the last checksum: ``_ASKS_STALE | _BIDS_STALE``."""
 
     def clear(self) -> None:
         super().clear()
-        self.btexts.clear()
-        self.atexts.clear()
+        for texts in (self.btexts, self.atexts, self.bpt, self.apt):
+            texts.clear()
         self.bpx.clear()
         self.apx.clear()
-        self.bpt.clear()
-        self.apt.clear()
-        self.adirty = True
-        self.bdirty = True
+        self.stale = _BOTH
 
     def apply(self, bids: list[Level], asks: list[Level]) -> None:
         if bids:
             _apply(bids, self.bids, self.bpx, self.bpt, self.btexts, True)
-            self.bdirty = True
+            self.stale |= _BIDS_STALE
         if asks:
             _apply(asks, self.asks, self.apx, self.apt, self.atexts, False)
-            self.adirty = True
+            self.stale |= _ASKS_STALE
         if self.depth:
             self.truncate(self.depth)
 
     def truncate(self, depth: int) -> None:
         if _truncate(self.bids, self.bpx, self.bpt, self.btexts, depth):
-            self.bdirty = True
+            self.stale |= _BIDS_STALE
         if _truncate(self.asks, self.apx, self.apt, self.atexts, depth):
-            self.adirty = True
+            self.stale |= _ASKS_STALE
 
     def checksum(self) -> int:
         """Same value as ``checksum(self)``, from the cached level texts."""
-        if self.adirty:
-            self.acrc = _crc32(_top(self.atexts))
-            self.adirty = False
-        elif not self.bdirty:
+        stale = self.stale
+        if not stale:
             return self.crc
-        if self.bdirty:
+        if stale & _ASKS_STALE:
+            self.acrc = _crc32(_top(self.atexts))
+        if stale & _BIDS_STALE:
             self.bjoined = _top(self.btexts)
-            self.bdirty = False
+        self.stale = 0
         crc: int = _crc32(self.bjoined, self.acrc)
         self.crc = crc
         return crc
 
 
+_ASKS_STALE: Final = 1
+_BIDS_STALE: Final = 2
+_BOTH: Final = 3
 _crc32: Final = zlib.crc32
 """A static of the compiled module, not a global looked up by name on each call."""
 
 
 def _top(texts: list[bytes]) -> bytes:
     """The first ``DEPTH`` texts joined."""
-    if len(texts) <= DEPTH:
-        return b"".join(texts)
-    return b"".join(texts[:DEPTH])
+    return b"".join(texts) if len(texts) <= DEPTH else b"".join(texts[:DEPTH])
 
 
 def _truncate(
@@ -208,30 +194,17 @@ def _apply(
         lo: i64 = 0
         hi: i64 = len(prices)
         found = False
-        if desc:
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                m: int = prices[mid]
-                if m > p:
-                    lo = mid + 1
-                elif m < p:
-                    hi = mid
-                else:
-                    lo = mid
-                    found = True
-                    break
-        else:
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                m = prices[mid]
-                if m < p:
-                    lo = mid + 1
-                elif m > p:
-                    hi = mid
-                else:
-                    lo = mid
-                    found = True
-                    break
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            m: int = prices[mid]
+            if m == p:
+                lo = mid
+                found = True
+                break
+            if (m < p) != desc:  # m is better than p
+                lo = mid + 1
+            else:
+                hi = mid
         q: int = sz
         if q:
             # compiled: native digit formatting, one bytes built, no str
