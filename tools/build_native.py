@@ -46,6 +46,7 @@ NATIVE_GROUPS: dict[str, tuple[str, ...]] = {
             "venues/bybit",
             "venues/coinbase",
             "venues/kraken",
+            "venues/_kraken_crc",
             "venues/okx",
         )
     ),
