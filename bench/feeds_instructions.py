@@ -28,12 +28,14 @@ from feeds import _cryptofeed
 from feeds_gate import arrivals, cores_for, record
 
 
-def _drain(venue: str, setup: list[bytes], stream: list[tuple[bytes, ...]], ts: int) -> None:
-    """Every message through its connections' cores (``stream``: ``arrivals``, built before
-    the count) and the merger, encoding the merged records in batches of 512 (as the gate's
-    sink does)."""
+def _drain(
+    venue: str, setup: list[bytes], stream: list[tuple[bytes, ...]], ts: int, conns: int
+) -> None:
+    """Every message through its ``conns`` connections' cores (``stream``: ``arrivals``, built
+    before the count; empty in the run without the loop) and the merger, encoding the merged
+    records in batches of 512 (as the gate's sink does)."""
     pending: list[Record] = []
-    cores = cores_for(venue, Merger(pending.append), setup, conns=len(stream[0]))
+    cores = cores_for(venue, Merger(pending.append), setup, conns=conns)
     for copies in stream:
         for core, raw in zip(cores, copies, strict=True):
             core.handle(raw, ts)
@@ -53,7 +55,7 @@ def _mix_loop(reps: int, n: int) -> None:
     msgs, ts = 0, time.time_ns()
     for _ in range(reps):
         for v, r in recs.items():
-            _drain(v, r["setup"], streams[v], ts)
+            _drain(v, r["setup"], streams[v], ts, 2)
             msgs += 2 * len(r["all"])
     print(msgs)
 
@@ -73,7 +75,7 @@ def _one_loop(reps: int, n: int, kind: str, who: str) -> None:
 
         asyncio.run(run())
     else:
-        _drain("binance", r["setup"], arrivals(msgs, 1), time.time_ns())
+        _drain("binance", r["setup"], arrivals(msgs, 1), time.time_ns(), 1)
     print(len(msgs))
 
 
