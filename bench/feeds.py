@@ -38,7 +38,16 @@ from cambist.feeds.sink import encode_batch
 from cambist.feeds.types import Record, Trade
 from cambist.feeds.venues import VENUES
 from cambist.feeds.workers import share_text, tune_gc
-from feeds_gate import BOOKS, arrivals, balance, cores_for, gate_total, group_args, record
+from feeds_gate import (
+    BOOKS,
+    arrivals,
+    balance,
+    cores_for,
+    drive,
+    gate_total,
+    group_args,
+    record,
+)
 
 
 def throughput(
@@ -49,18 +58,9 @@ def throughput(
     pending: list[Record] = []
     merger = Merger(pending.append)
     cores = cores_for(venue, merger, setup, conns=conns)
-    frames = 0
     stream = arrivals(msgs, conns)  # every message arrives on each connection
     t0 = time.process_time()
-    ts = time.time_ns()
-    for raws in stream:
-        for core, raw in zip(cores, raws, strict=True):
-            core.handle(raw, ts)
-        if len(pending) >= 512:
-            frames += len(encode_batch(pending))
-            pending.clear()
-    if pending:
-        frames += len(encode_batch(pending))
+    drive(cores, stream, time.time_ns(), pending, encode_batch)
     dt = time.process_time() - t0
     bad = sum(c.stats.malformed for c in cores) + sum(c.stats.resyncs for c in cores)
     if bad:

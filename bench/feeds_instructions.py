@@ -25,7 +25,7 @@ from cambist.feeds.types import Record
 from cambist.feeds.venues import VENUES
 from cambist.feeds.workers import tune_gc
 from feeds import _cryptofeed
-from feeds_gate import arrivals, cores_for, record
+from feeds_gate import arrivals, cores_for, drive, record
 
 
 def _drain(
@@ -36,13 +36,7 @@ def _drain(
     records in batches of 512 (as the gate's sink does)."""
     pending: list[Record] = []
     cores = cores_for(venue, Merger(pending.append), setup, conns=conns)
-    for copies in stream:
-        for core, raw in zip(cores, copies, strict=True):
-            core.handle(raw, ts)
-        if len(pending) >= 512:
-            encode_batch(pending)
-            pending.clear()
-    encode_batch(pending)
+    drive(cores, stream, ts, pending, encode_batch)
 
 
 def _mix_loop(reps: int, n: int) -> None:
