@@ -170,3 +170,39 @@ def test_unit_at_small_sessions_use_the_packed_table() -> None:
     assert wirescan.WireUnits({b"a\\b": Units(Scale(2, 3))}).by_dict
     many = {f"S{k}".encode(): Units(Scale(2, 3)) for k in range(wirescan.SMALL + 1)}
     assert wirescan.WireUnits(many).by_dict
+
+
+@given(
+    st.binary(max_size=70),
+    st.binary(max_size=40),
+    st.integers(-3, 80),
+    st.data(),
+)
+def test_lit_agrees_with_a_slice_comparison(
+    raw: bytes, text: bytes, i: int, data: st.DataObject
+) -> None:
+    """Word-at-a-time matching gives what comparing the slice gives, for every length of
+    literal (the 1-, 2-, 4- and 8-byte word paths and their overlaps), at every position
+    including near either end, and for a planted copy of ``text`` with one byte changed."""
+    if data.draw(st.booleans()) and 0 <= i <= len(raw):
+        raw = raw[:i] + text + raw[i:]  # plant it; maybe spoil one byte
+        if text and data.draw(st.booleans()):
+            k = data.draw(st.integers(0, len(text) - 1))
+            spoilt = bytes([(text[k] + data.draw(st.integers(1, 255))) % 256])
+            raw = raw[: i + k] + spoilt + raw[i + k + 1 :]
+    n = len(text)
+    expected = i + n if i >= 0 and i + n <= len(raw) and raw[i : i + n] == text else -1
+    assert wirescan.lit(raw, i, text) == expected
+
+
+def test_lit_each_byte_of_each_word_is_compared() -> None:
+    """A difference in any single byte of literals of 1 to 40 bytes is refused."""
+    for n in range(1, 41):
+        text = bytes(range(65, 65 + n))
+        raw = b"xx" + text + b"yy"
+        assert wirescan.lit(raw, 2, text) == 2 + n
+        assert wirescan.lit(raw, 3, text) == -1
+        for k in range(n):
+            bad = bytearray(raw)
+            bad[2 + k] ^= 0x20
+            assert wirescan.lit(bytes(bad), 2, text) == -1, (n, k)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from librt.strings import read_i16_le, read_i32_le, read_i64_le
+
 from cambist.feeds.scaled import Units
 from cambist.feeds.types import Level
 
@@ -32,19 +34,39 @@ MS_LIMIT: Final = 9_000_000_000_000
 
 
 def lit(raw: bytes, i: i64, text: bytes) -> i64:
-    """The position after ``text`` if ``raw`` holds it at ``i``, else -1."""
+    """The position after ``text`` if ``raw`` holds it at ``i``, else -1.
+
+    Compared a machine word at a time with librt's native reads (one bounds check and one
+    load per word instead of two checked byte reads per byte: a byte loop was ~140
+    instructions a call, the gate's largest single cost): 8-byte words from the start and
+    one more ending at the literal's end (overlapping the last one), or two overlapping
+    4- or 2-byte words for shorter literals. Every byte of ``text`` is compared."""
     n: i64 = len(text)
     if i < 0 or i + n > len(raw):
         return -1
-    if n > 12:  # one slice and memcmp beat a byte loop from about here
-        if raw[i : i + n] != text:  # (a conditional expression here would box the result)
+    if n >= 8:
+        k: i64 = 0
+        while k < n - 8:
+            if read_i64_le(raw, i + k) != read_i64_le(text, k):
+                return -1
+            k += 8
+        if read_i64_le(raw, i + n - 8) != read_i64_le(text, n - 8):
             return -1
         return i + n
-    k: i64 = 0
-    while k < n:
-        if raw[i + k] != text[k]:
+    if n >= 4:
+        if read_i32_le(raw, i) != read_i32_le(text, 0):
             return -1
-        k += 1
+        if read_i32_le(raw, i + n - 4) != read_i32_le(text, n - 4):
+            return -1
+        return i + n
+    if n >= 2:
+        if read_i16_le(raw, i) != read_i16_le(text, 0):
+            return -1
+        if read_i16_le(raw, i + n - 2) != read_i16_le(text, n - 2):
+            return -1
+        return i + n
+    if n == 1 and raw[i] != text[0]:
+        return -1
     return i + n
 
 
