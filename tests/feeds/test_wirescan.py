@@ -206,3 +206,86 @@ def test_lit_each_byte_of_each_word_is_compared() -> None:
             bad = bytearray(raw)
             bad[2 + k] ^= 0x20
             assert wirescan.lit(bytes(bad), 2, text) == -1, (n, k)
+
+
+def _uint_ref(raw: bytes, i: int) -> tuple[int, int]:
+    if i < 0 or i >= len(raw):
+        return 0, -1
+    if raw[i] == 48:
+        return 0, i + 1
+    j = i
+    while j < len(raw) and 48 <= raw[j] <= 57:
+        j += 1
+    if j == i or j - i > 18:
+        return 0, -1
+    return int(raw[i:j]), j
+
+
+def _string_end_ref(raw: bytes, i: int, empty: bool) -> int:
+    if i < 0:
+        return -1
+    for j in range(i, len(raw)):
+        c = raw[j]
+        if c == 34:
+            return j if j > i or empty else -1
+        if c < 32 or c > 126 or c == 92:
+            return -1
+    return -1
+
+
+_scan_bytes = st.lists(st.sampled_from(b'0123456789"a@\\\x7f\x1f.,'), max_size=40).map(bytes)
+
+
+@given(_scan_bytes, st.integers(-2, 42), st.booleans())
+def test_uint_and_string_end_agree_with_plain_byte_loops(raw: bytes, i: int, empty: bool) -> None:
+    """At every position, near either end and in messages shorter than a word."""
+    assert wirescan.uint(raw, i) == _uint_ref(raw, i)
+    assert wirescan.string_end(raw, i, empty) == _string_end_ref(raw, i, empty)
+
+
+def _digits_ref(text: bytes, scale: int) -> int | None:
+    """``_digits``'s rule on the bytes before its end byte, written plainly: digits with at
+    most one inner point, at least one digit, no more decimals than ``scale``, at most 18
+    digits in units (``None``: declined)."""
+    whole, point, frac = text.partition(b".")
+    if not whole or (point and not frac) or b"." in frac:
+        return None
+    if not (whole + frac).isdigit() or len(frac) > scale:
+        return None
+    digits = len(whole) + len(frac)
+    if digits > 18 or digits + scale - len(frac) > 18:
+        return None
+    return int(whole + frac) * 10 ** (scale - len(frac))
+
+
+@given(
+    st.text("0123456789.", max_size=26).map(str.encode),
+    st.integers(0, 12),
+    st.binary(max_size=11),
+    st.sampled_from([b'"', b'",', b'"]]}' + b"x" * 9]),
+)
+def test_dec_accepts_exactly_the_documented_decimals(
+    text: bytes, scale: int, before: bytes, after: bytes
+) -> None:
+    """Digits read 8 at a time (SWAR) and byte by byte in a message's last 8 bytes: any
+    length of run (18 digits and no more), the point anywhere, the decimal at any offset
+    from the message's start and end, the same value or decline as the plain rule."""
+    raw = before + text + after
+    v, end = wirescan.dec(raw, len(before), scale)
+    expected = _digits_ref(text, scale)
+    if expected is None:
+        assert end == -1, (text, scale)
+    else:
+        assert (v, end) == (expected, len(before) + len(text) + 1), (text, scale)
+
+
+def test_uint_takes_up_to_18_digits_at_any_offset() -> None:
+    """Runs of 1 to 20 digits at every offset of an 8-byte word and near the end."""
+    for digits in range(1, 21):
+        text = b"".join(str(1 + k % 9).encode() for k in range(digits))
+        for pad in range(9):
+            for tail in (b"", b",", b',"x":"yyyyyyyy"}'):
+                raw = b"x" * pad + text + tail
+                got = wirescan.uint(raw, pad)
+                expected = (int(text), pad + digits) if digits <= 18 else (0, -1)
+                assert got == expected, (digits, pad, tail)
