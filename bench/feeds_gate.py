@@ -131,12 +131,15 @@ def cores_for(
     return cores
 
 
-def arrivals(msgs: list[bytes], conns: int) -> list[tuple[bytes, ...]]:
+def arrivals(msgs: list[bytes], conns: int, fresh: bool = False) -> list[tuple[bytes, ...]]:
     """Each message as the ``conns`` connections receive it: equal bytes, but a distinct
     object per connection, as two sockets deliver them. (One shared object would let the
-    second copy's ``ParseMemo`` lookup reuse the first's cached hash and match by identity,
-    which a real second socket never allows: its bytes are hashed and compared again.)"""
-    copies = [msgs] + [[bytes(bytearray(m)) for m in msgs] for _ in range(conns - 1)]
+    second copy's ``ParseMemo`` lookup match by identity, which a real second socket never
+    allows.) ``fresh``: the first connection's objects are new too, for a repetition of the
+    same messages: a ``bytes`` object keeps its hash once computed, so feeding the same
+    objects again would skip work every real message costs."""
+    first = [bytes(bytearray(m)) for m in msgs] if fresh else msgs
+    copies = [first] + [[bytes(bytearray(m)) for m in msgs] for _ in range(conns - 1)]
     return list(zip(*copies, strict=True))
 
 
@@ -183,8 +186,8 @@ def _gate_worker(share: dict[str, list[str]], n: int, reps: int, conn: Any, go: 
     """One worker process of the whole-gate run: its share's messages, both copies, through
     ``Core`` and the merger, batches to the parent through the pipe (``PipeSink``)."""
     recs = {v: record(v, n, syms) for v, syms in share.items()}
-    for r in recs.values():
-        r["arrivals"] = arrivals(r["all"], 2)
+    for r in recs.values():  # new objects for every repetition (see ``arrivals``)
+        r["arrivals"] = [arrivals(r["all"], 2, fresh=k > 0) for k in range(reps)]
     tune_gc()  # after recording: the recordings frozen out of the collector (see measure)
     sink = PipeSink(conn)
     conn.send_bytes(b"R")
@@ -193,13 +196,13 @@ def _gate_worker(share: dict[str, list[str]], n: int, reps: int, conn: Any, go: 
     t0 = time.perf_counter()
     msgs = 0
     venue_cpu = dict.fromkeys(recs, 0.0)
-    for _ in range(reps):
+    for k in range(reps):
         for v, r in recs.items():
             v0 = time.process_time()
             pending: list[Record] = []
             merger = Merger(pending.append)
             cores = cores_for(v, merger, r["setup"], share[v])
-            drive(cores, r["arrivals"], time.time_ns(), pending, sink.append)
+            drive(cores, r["arrivals"][k], time.time_ns(), pending, sink.append)
             msgs += 2 * len(r["all"])
             venue_cpu[v] += time.process_time() - v0
             if any(c.stats.malformed or c.stats.resyncs for c in cores):

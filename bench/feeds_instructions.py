@@ -39,17 +39,21 @@ def _drain(
     drive(cores, stream, ts, pending, encode_batch)
 
 
-def _mix_loop(reps: int, n: int) -> None:
+def _mix_loop(reps: int, n: int, sets: int = 1) -> None:
     """The whole-gate mix in this process (every venue's messages in order, both copies,
     through ``Core``, the merger and the log encoding). A receive time of today's magnitude
     (a small one would be a cached int object)."""
     recs = {v: record(v, n) for v in VENUES}
-    streams = {v: arrivals(r["all"], 2) for v, r in recs.items()}
+    # new objects for each of ``sets`` repetitions (see ``arrivals``), made whatever ``reps``
+    # is, so that they cancel out of the difference of two runs with equal ``sets``
+    streams = {
+        v: [arrivals(r["all"], 2, fresh=k > 0) for k in range(sets)] for v, r in recs.items()
+    }
     tune_gc()  # after recording, as in measure
     msgs, ts = 0, time.time_ns()
-    for _ in range(reps):
+    for k in range(reps):
         for v, r in recs.items():
-            _drain(v, r["setup"], streams[v], ts, 2)
+            _drain(v, r["setup"], streams[v][k % sets], ts, 2)
             msgs += 2 * len(r["all"])
     print(msgs)
 
@@ -129,11 +133,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mix-loop", type=int, default=-1, help="whole-gate mix, REPS times")
     ap.add_argument("--mix-n", type=int, default=1000, help="messages recorded per venue")
+    ap.add_argument(
+        "--mix-sets", type=int, default=1, help="copies of the mix as new objects (>= REPS)"
+    )
     ap.add_argument("--one-loop", type=int, default=-1, help="one Binance kind, REPS times")
     ap.add_argument("--one", nargs=2, default=["trades", "gate"], metavar=("KIND", "WHO"))
     args = ap.parse_args()
     if args.mix_loop >= 0:
-        _mix_loop(args.mix_loop, args.mix_n)
+        _mix_loop(args.mix_loop, args.mix_n, args.mix_sets)
     elif args.one_loop >= 0:
         _one_loop(args.one_loop, args.mix_n, *args.one)
     else:
