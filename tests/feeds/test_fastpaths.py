@@ -142,9 +142,9 @@ def test_one_connection_parses_without_the_memo() -> None:
         b'"tradeId":"4","px":"1.5","sz":"2","side":"sell","ts":"1","seqId":-1}]}'
     )
     assert core.handle(raw, 3) == []
-    assert len(out) == 1 and not merger.memo.new
+    assert len(out) == 1 and not merger.memo.held()
     Core(VENUES["okx"], ["BTC-USDT"], 1, merger, Counters()).handle(raw, 3)
-    assert len(out) == 1 and merger.duplicates == 1 and list(merger.memo.new) == [raw]
+    assert len(out) == 1 and merger.duplicates == 1 and merger.memo.held() == [raw]
 
 
 def _rfc3339_reference(text: str) -> int:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cambist.feeds.book import SyncedBook, Verdict
-from cambist.feeds.merge import Merger
+from cambist.feeds.merge import Merger, ParseMemo, fingerprint
 from cambist.feeds.types import NO_SEQ, BookUpdate, Quote, Record, Trade
 
 _trade = st.builds(
@@ -74,3 +74,36 @@ def test_book_finds_its_stream_by_the_update_whatever_book_is_passed() -> None:
         ("A", 6),
         ("A", 7),
     ]
+
+
+def test_parse_memo_same_slot_different_bytes_is_a_miss() -> None:
+    """Messages that share a fingerprint (same length, same first and last 64 bytes, a
+    difference in the middle) never get each other's events: the memo compares the whole
+    message, and the later one takes the slot."""
+    first = b"{" + b"a" * 70 + b"1" + b"b" * 70 + b"}"
+    second = b"{" + b"a" * 70 + b"2" + b"b" * 70 + b"}"
+    assert fingerprint(first) == fingerprint(second)
+    memo: ParseMemo[str] = ParseMemo()
+    assert memo.get(first) is None
+    memo.put(first, "first's events")
+    assert memo.get(bytes(bytearray(first))) == "first's events"  # an equal copy: a hit
+    assert memo.get(second) is None
+    memo.put(second, "second's events")
+    assert memo.get(second) == "second's events"
+    assert memo.get(first) is None
+    assert memo.held() == [second]
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=20), st.integers(1, 64))
+def test_parse_memo_reuses_only_equal_bytes(msgs: list[bytes], size: int) -> None:
+    """Whatever the messages and the table's size, a lookup returns the events put for
+    equal bytes or nothing, and the message put last is always found."""
+    memo: ParseMemo[bytes] = ParseMemo(size)
+    for m in msgs:
+        if memo.get(m) is None:
+            memo.put(m, m)
+        assert memo.get(bytes(bytearray(m))) == m
+    for m in msgs:
+        got = memo.get(bytes(bytearray(m)))
+        assert got is None or got == m
+    assert len(memo.held()) <= max(size, 1) * 2
