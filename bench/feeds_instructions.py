@@ -39,10 +39,12 @@ def _drain(
     drive(cores, stream, ts, pending, encode_batch)
 
 
-def _mix_loop(reps: int, n: int, sets: int = 1) -> None:
+def _mix_loop(reps: int, n: int, sets: int = 1, timed: bool = False) -> None:
     """The whole-gate mix in this process (every venue's messages in order, both copies,
     through ``Core``, the merger and the log encoding). A receive time of today's magnitude
-    (a small one would be a cached int object)."""
+    (a small one would be a cached int object). ``timed``: also print the loop's CPU time
+    per message (to stderr; for alternating two builds on a machine without hardware
+    counters, where valgrind's instruction count says nothing of cycles)."""
     recs = {v: record(v, n) for v in VENUES}
     # new objects for each of ``sets`` repetitions (see ``arrivals``), made whatever ``reps``
     # is, so that they cancel out of the difference of two runs with equal ``sets``
@@ -51,10 +53,14 @@ def _mix_loop(reps: int, n: int, sets: int = 1) -> None:
     }
     tune_gc()  # after recording, as in measure
     msgs, ts = 0, time.time_ns()
+    c0 = time.process_time()
     for k in range(reps):
         for v, r in recs.items():
             _drain(v, r["setup"], streams[v][k % sets], ts, 2)
             msgs += 2 * len(r["all"])
+    if timed and msgs:
+        cpu = time.process_time() - c0
+        print(f"{cpu / msgs * 1e6:.3f} us CPU per message", file=sys.stderr)
     print(msgs)
 
 
@@ -136,11 +142,12 @@ def main() -> None:
     ap.add_argument(
         "--mix-sets", type=int, default=1, help="copies of the mix as new objects (>= REPS)"
     )
+    ap.add_argument("--time", action="store_true", help="--mix-loop: print CPU per message")
     ap.add_argument("--one-loop", type=int, default=-1, help="one Binance kind, REPS times")
     ap.add_argument("--one", nargs=2, default=["trades", "gate"], metavar=("KIND", "WHO"))
     args = ap.parse_args()
     if args.mix_loop >= 0:
-        _mix_loop(args.mix_loop, args.mix_n, args.mix_sets)
+        _mix_loop(args.mix_loop, args.mix_n, args.mix_sets, args.time)
     elif args.one_loop >= 0:
         _one_loop(args.one_loop, args.mix_n, *args.one)
     else:
