@@ -27,6 +27,7 @@ import msgspec
 from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 from cambist.client import Client
+from cambist.server.looplag import LoopLag
 from cambist.server.rawhttp import HttpConnection, build_request, connect
 
 
@@ -253,6 +254,9 @@ class LoadGenerator:
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
+        stalls = HdrHistogram(1, 60_000_000, 3)  # this process's loop lateness, us
+        lag = LoopLag(lambda late: stalls.record_value(max(1, int(late * 1e6))))
+        lag.start()
         await self._open(cfg.connections)
         time_req = build_request("GET", "/api/v1/time", self.hostport).decode()
         cpu0 = cpu_seconds(cfg.server_pid)
@@ -267,6 +271,7 @@ class LoadGenerator:
         def per_request(cpu: float, res: Result) -> float:
             return round(cpu / res.sent * 1e6, 1) if cfg.server_pid and res.sent else 0.0
 
+        lag.stop()
         for conn in self.idle:
             conn.close()
         o, c = orders.summary(), ceiling.summary()
@@ -282,6 +287,9 @@ class LoadGenerator:
             "ratio": round(o["per_s"] / c["per_s"], 3) if c["per_s"] else 0.0,
             "server_cpu_us_per_order": per_request(cpu2 - cpu1, orders),
             "server_cpu_us_per_time_req": per_request(cpu1 - cpu0, ceiling),
+            # the load generator's own loop stalls, which its latencies include
+            "client_lag_p99_ms": round(stalls.get_value_at_percentile(99) / 1000, 3),
+            "client_lag_max_ms": round(lag.worst * 1000, 3),
         }  # fmt: skip
 
 
@@ -327,5 +335,7 @@ def report(result: dict[str, Any]) -> str:
         f"ratio orders/ceiling {result['ratio']}",
         f"server CPU per request: order {result['server_cpu_us_per_order']} us, "
         f"GET /time {result['server_cpu_us_per_time_req']} us",
+        f"load generator's own loop lateness: p99 {result['client_lag_p99_ms']} ms, "
+        f"max {result['client_lag_max_ms']} ms",
     ]
     return "\n".join(lines) + "\n" + json.dumps(result)

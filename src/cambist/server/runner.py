@@ -31,11 +31,12 @@ from cambist.domain.engine import Engine
 from cambist.gateways.rest.gateway import Gateway, GatewayConfig
 from cambist.gateways.rest.http import HttpServer
 from cambist.gateways.rest.keystore import KeyStore
-from cambist.gateways.rest.metrics import Histogram, Metrics
+from cambist.gateways.rest.metrics import Gauge, Histogram, Metrics
 from cambist.gateways.rest.view import View
 from cambist.log.journal import read_commands
 from cambist.node import Applied, Node
 from cambist.server.config import ServeConfig
+from cambist.server.looplag import LoopLag
 from cambist.server.projectors import ExternalProjectors, ServeProjectors, start_history
 from cambist.server.workers import WorkerPool, reserve_port
 
@@ -155,13 +156,20 @@ def time_fsyncs(node: Node, metrics: Metrics) -> None:
     metrics.add(hist)
 
 
-def tune_gc(metrics: Metrics) -> None:
+def tune_gc(metrics: Metrics, *, freeze_survivors: bool = True) -> None:
     """Fewer, cheaper garbage collections, and their pauses in ``/metrics``.
 
-    The view keeps hundreds of thousands of long-lived order records; every full collection
-    walks all of them while requests wait. After start-up the existing objects are frozen out of
-    the collector's sight, and the youngest generation runs every 20,000 allocations instead of
-    700 (orders and events are acyclic: reference counting frees them).
+    The view keeps hundreds of thousands of long-lived order records; every older-generation
+    collection walks all of them while requests wait (measured: 190-215 ms each at 10,000
+    orders/s, the whole p99). After start-up the existing objects are frozen out of the
+    collector's sight, the youngest generation runs every 20,000 allocations instead of 700,
+    and **what survives a young collection is frozen too**, so the older generations stay
+    empty and their collections cost nothing. Orders, events and answers are acyclic:
+    reference counting frees them, frozen or not (freezing only hides an object from the
+    cycle collector). What it gives up: a reference cycle that was alive at a young
+    collection and becomes garbage later is never collected. ``cambist_gc_frozen_objects``
+    in ``/metrics`` shows the frozen set, which follows the live state (measured in
+    docs/benchmarks.md: memory with and without this, same load).
     """
     hist = Histogram("cambist_gc_pause_seconds", "Garbage collector pauses", labels=("generation",))
     for gen in ("0", "1", "2"):
@@ -171,14 +179,19 @@ def tune_gc(metrics: Metrics) -> None:
     def on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
-        else:
-            hist.observe(time.perf_counter() - started[0], str(info.get("generation", 0)))
+            return
+        generation = info.get("generation", 0)
+        hist.observe(time.perf_counter() - started[0], str(generation))
+        if generation == 0 and freeze_survivors:
+            gc.freeze()  # the survivors, now in generation 1, out of later collections
 
     gc.callbacks.append(on_gc)
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
     metrics.add(hist)
+    metrics.add(Gauge("cambist_gc_frozen_objects", "Objects frozen out of the cycle collector",
+                      gc.get_freeze_count))  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -249,6 +262,13 @@ async def run_server(
         admin = await seed_new_directory(gateway, cfg)
         if tune_runtime:
             tune_gc(gateway.metrics)
+        lag_hist = Histogram(
+            "cambist_event_loop_lag_seconds",
+            "How late the event loop ran a 5 ms timer (stalls that requests wait out)",
+        )
+        gateway.metrics.add(lag_hist)
+        lag = LoopLag(lag_hist.observe)
+        lag.start()
         server: HttpServer | _Server | WorkerPool
         if cfg.workers > 1:
             # The port is reserved here and listened on by the workers only.
@@ -298,6 +318,7 @@ async def run_server(
             await server.serve(sock)
         else:
             await server.serve(sockets=[sock])
+        lag.stop()
         await gateway.stop()
     finally:
         if projectors is not None:
