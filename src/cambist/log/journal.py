@@ -188,19 +188,30 @@ class Journal(CommandLog):
         fsync: str = "always",
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         clock: Callable[[], int] = time.time_ns,
+        lock_wait_s: float = 2.0,
     ) -> Journal:
         """Open (creating if needed) a journal: check every record, cut a torn tail, refuse to
-        start on corruption anywhere else (:class:`CorruptRecordError` names file and offset)."""
+        start on corruption anywhere else (:class:`CorruptRecordError` names file and offset).
+        Refuse with :class:`JournalLockedError` if another process holds it for ``lock_wait_s``."""
         directory = Path(directory)
         (directory / SEGMENTS_DIR).mkdir(parents=True, exist_ok=True)
         lock_fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
-            raise JournalLockedError(
-                f"{directory} is open for writing by another process"
-            ) from None
+        give_up = time.monotonic() + lock_wait_s
+        while True:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # A node's snapshot child (``node.forked``) shares the lock from the fork until
+                # it closes its inherited descriptors, microseconds later unless the machine is
+                # loaded; a restart right after a crash may meet it. Another live writer keeps
+                # the lock and is refused once the wait is over.
+                if time.monotonic() >= give_up:
+                    os.close(lock_fd)
+                    raise JournalLockedError(
+                        f"{directory} is open for writing by another process"
+                    ) from None
+                time.sleep(0.01)
         try:
             report = cls._recover_files(directory)
             journal = cls(directory, FsyncPolicy.parse(fsync), segment_bytes, clock, report)

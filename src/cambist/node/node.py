@@ -7,7 +7,9 @@ Pipeline, wired here in one place:
 2. apply              -- back on the event loop, in ``seq`` order, only after (1) said durable
 3. publish            -- each :class:`Applied` goes to every subscriber queue, then the caller
 4. snapshot           -- every ``snapshot_every`` commands or ``snapshot_interval_s`` seconds,
-                         the state is serialised on the loop and written by a thread
+                         a forked child serialises and writes the state as it was at the fork
+                         (``node.forked``; where there is no fork: serialised on the loop and
+                         written by a thread)
 
 The engine works on batch N while the writer thread waits on the disk for batch N+1, so the
 fsync latency is hidden behind engine work without ever applying an undurable command.
@@ -33,6 +35,7 @@ from cambist.log.journal import Journal
 from cambist.log.recovery import gc_paused, recover
 from cambist.log.segments import SNAPSHOTS_DIR
 from cambist.log.snapshots import SnapshotStore
+from cambist.node.forked import can_fork, exit_code, run_in_child
 
 log = structlog.get_logger("cambist.node")
 
@@ -73,12 +76,15 @@ class Node:
         *,
         snapshot_every: int,
         snapshot_interval_s: float,
+        fork_snapshots: bool = True,
     ) -> None:
         self.journal = journal
         self.engine = engine
         self.snapshots = store
         self.snapshot_every = snapshot_every
         self.snapshot_interval_s = snapshot_interval_s
+        self.fork_snapshots = fork_snapshots and can_fork()
+        """Periodic snapshots by a forked child (see ``node.forked``) instead of on the loop."""
         self.recovery_warnings: list[str] = []
         self._loop = asyncio.get_running_loop()
         self._subscribers: list[asyncio.Queue[Applied]] = []
@@ -97,6 +103,7 @@ class Node:
         snapshot_every: int = 100_000,
         snapshot_interval_s: float = 60.0,
         clock: Callable[[], int] = time.time_ns,
+        fork_snapshots: bool = True,
     ) -> Node:
         """Open the journal in ``data_dir`` and recover: newest valid snapshot + replay of the
         rest (the same path after a clean stop and after a crash)."""
@@ -115,6 +122,7 @@ class Node:
             SnapshotStore(data_dir / SNAPSHOTS_DIR),
             snapshot_every=snapshot_every,
             snapshot_interval_s=snapshot_interval_s,
+            fork_snapshots=fork_snapshots,
         )
         node.recovery_warnings = recovered.warnings
         node._since_snapshot = recovered.replayed
@@ -204,11 +212,30 @@ class Node:
         if self._snapshot_task is not None and not self._snapshot_task.done():
             return  # one at a time; the next due check after it finishes catches up
         seq = self.engine.last_seq
-        with gc_paused():  # a snapshot builds a row per open order: 2-2.6x faster without GC
-            payload = snapshot_bytes(self.engine)  # on the loop: it must see one consistent state
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
+        if self.fork_snapshots:
+            engine, store = self.engine, self.snapshots
+            t0 = time.perf_counter()
+            pid = run_in_child(lambda: store.write(seq, snapshot_bytes(engine)))
+            fork_ms = round((time.perf_counter() - t0) * 1000, 2)  # the loop's whole share
+            self._snapshot_task = asyncio.ensure_future(self._reap_snapshot(pid, seq, fork_ms))
+            return
+        with gc_paused():  # a snapshot builds a row per open order: 2-2.6x faster without GC
+            payload = snapshot_bytes(self.engine)  # on the loop: it must see one consistent state
         self._snapshot_task = asyncio.ensure_future(self._write_snapshot(seq, payload))
+
+    async def _reap_snapshot(self, pid: int, seq: int, fork_ms: float) -> None:
+        """Wait for the child writing snapshot ``seq`` and log how it ended. A failed child
+        loses nothing: the journal holds every command, and the next snapshot is due later."""
+        code = await asyncio.to_thread(exit_code, pid)
+        if code == 0:
+            newest = self.snapshots.paths()[:1]
+            size = newest[0][1].stat().st_size if newest and newest[0][0] == seq else None
+            log.info("node.snapshot_written", seq=seq, bytes=size, by="child", pid=pid,
+                     fork_ms=fork_ms)  # fmt: skip
+        else:
+            log.error("node.snapshot_failed", seq=seq, by="child", pid=pid, exit_code=code)
 
     async def _write_snapshot(self, seq: int, payload: bytes) -> None:
         try:
