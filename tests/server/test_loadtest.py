@@ -33,6 +33,7 @@ def test_loadtest_short_open_loop_reports_all_fields(tmp_path: Path) -> None:
     assert 90 <= result["orders_per_s"] <= 400  # 300 sent; elapsed includes the drain
     assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["p999_ms"] <= result["max_ms"]
     assert result["ceiling_req_per_s"] > 0 and result["ratio"] > 0
+    assert 0 <= result["client_lag_p99_ms"] <= result["client_lag_max_ms"] < 10_000
     assert json.loads(report(result).splitlines()[-1]) == result
 
 
