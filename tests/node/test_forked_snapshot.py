@@ -122,3 +122,11 @@ def test_forked_snapshot_child_killed_mid_write_leaves_no_snapshot(tmp_path: Pat
 def test_forked_child_exit_codes_report_success_and_failure() -> None:
     assert exit_code(run_in_child(lambda: None)) == 0
     assert exit_code(run_in_child(lambda: 1 / 0)) == 1
+
+
+def test_forked_child_reaped_elsewhere_exit_code_is_none() -> None:
+    """Another part of the process (a reaper of every child) took the status first: no
+    exception reaches the node's snapshot task, which would otherwise fail its close."""
+    pid = run_in_child(lambda: None)
+    os.waitpid(pid, 0)
+    assert exit_code(pid) is None

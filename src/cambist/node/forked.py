@@ -75,8 +75,12 @@ def _close_inherited_fds() -> None:
                 os.close(fd)
 
 
-def exit_code(pid: int) -> int:
+def exit_code(pid: int) -> int | None:
     """Wait for child ``pid`` (blocking: call it from a thread) and return its exit code
-    (negative: killed by that signal)."""
-    _, status = os.waitpid(pid, 0)
+    (negative: killed by that signal), or None if something else in the process reaped it
+    first (a reaper of every child would take its status; the snapshot's own file then tells)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return None
     return os.waitstatus_to_exitcode(status)

@@ -229,7 +229,10 @@ class Node:
         """Wait for the child writing snapshot ``seq`` and log how it ended. A failed child
         loses nothing: the journal holds every command, and the next snapshot is due later."""
         code = await asyncio.to_thread(exit_code, pid)
-        if code == 0:
+        if code is None:
+            written = any(seq == s for s, _ in self.snapshots.paths())
+            log.warning("node.snapshot_child_reaped_elsewhere", seq=seq, pid=pid, written=written)
+        elif code == 0:
             newest = self.snapshots.paths()[:1]
             size = newest[0][1].stat().st_size if newest and newest[0][0] == seq else None
             log.info("node.snapshot_written", seq=seq, bytes=size, by="child", pid=pid,
