@@ -94,24 +94,26 @@ def test_forked_snapshot_child_fails_nothing_lost_node_keeps_serving(
 
 
 def test_forked_snapshot_child_killed_mid_write_leaves_no_snapshot(tmp_path: Path) -> None:
-    """SIGKILL of the child between its temporary file and the rename: no snapshot appears
-    (the store only ever renames a complete, fsynced file into place) and recovery replays
-    the journal."""
+    """SIGKILL of a child inside ``SnapshotStore.write``, after its temporary file is written and
+    before the fsync and rename: no snapshot appears (the store only renames a complete, fsynced
+    file into place) and a recovery finds none to load."""
     store = SnapshotStore(tmp_path / SNAPSHOTS_DIR)
     ready = tmp_path / "ready"
 
-    def slow_write() -> None:
-        tmp = store.directory / ".00000000000000000009.snap.tmp"
-        store.directory.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(b"half a snapshot")
-        ready.write_bytes(b"")
-        time.sleep(60)
+    def write_then_stall() -> None:
+        def stall(fd: int) -> None:  # the child's own copy of os: the parent keeps the real one
+            ready.write_bytes(b"")
+            time.sleep(60)
 
-    pid = run_in_child(slow_write)
+        os.fsync = stall
+        store.write(9, b"a snapshot payload that never becomes durable")
+
+    pid = run_in_child(write_then_stall)
     deadline = time.monotonic() + 10
     while not ready.exists():
-        assert time.monotonic() < deadline, "child never started"
+        assert time.monotonic() < deadline, "child never reached the fsync"
         time.sleep(0.01)
+    assert [p.name for p in store.directory.iterdir()] == [".00000000000000000009.snap.tmp"]
     os.kill(pid, signal.SIGKILL)
     assert exit_code(pid) == -signal.SIGKILL
     assert store.paths() == []

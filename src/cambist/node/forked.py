@@ -1,8 +1,9 @@
 """Snapshots written by a forked child, so the event loop never waits for one.
 
 A snapshot must see one consistent state, so it used to be serialised on the event loop:
-with the open orders of a busy exchange (a 27 MB snapshot) every request waited 200-350 ms
-for it, every ``snapshot_every`` commands, which alone set the p99 at 10,000 orders/s. A
+with the open orders of a busy exchange (a 27 MB snapshot) every request waited up to 50-250
+ms for it, every ``snapshot_every`` commands (measured with ``cambist_event_loop_lag_seconds``
+at 10,000 orders/s; docs/benchmarks.md). A
 ``fork`` gives the child a copy-on-write image of the state at that instant (as Redis's
 BGSAVE does); the child serialises and writes it while the parent goes on applying
 commands. The cost moves to the other core and to the pages the parent changes meanwhile,

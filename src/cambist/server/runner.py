@@ -161,7 +161,7 @@ def tune_gc(metrics: Metrics, *, freeze_survivors: bool = True) -> None:
 
     The view keeps hundreds of thousands of long-lived order records; every older-generation
     collection walks all of them while requests wait (measured: 190-215 ms each at 10,000
-    orders/s, the whole p99). After start-up the existing objects are frozen out of the
+    orders/s, twice a minute). After start-up the existing objects are frozen out of the
     collector's sight, the youngest generation runs every 20,000 allocations instead of 700,
     and **what survives a young collection is frozen too**, so the older generations stay
     empty and their collections cost nothing. Orders, events and answers are acyclic:
