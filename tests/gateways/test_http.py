@@ -145,3 +145,84 @@ def test_oversized_chunked_body_is_413_and_the_connection_stays(server: RunningS
         (status, _, body), (status2, _, _) = _read_answers(sock, 2)
         assert status.startswith(b"HTTP/1.1 413") and b"body_too_large" in body
         assert status2.startswith(b"HTTP/1.1 200")
+
+
+def test_thousands_of_pipelined_requests_in_one_write_are_answered_in_order(
+    server: RunningServer,
+) -> None:
+    """Requests answered without waiting run inside the parser's callback, one after another:
+    a client pipelining thousands in one write must get every answer, in order (no recursion
+    per request, no reordering)."""
+    import threading
+
+    paths = ["/api/v1/time", "/nope", "/api/v1/health"] * 1000
+    payload = b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in paths)
+    with _connect(server) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(payload,))
+        sender.start()
+        answers = _read_answers(sock, len(paths))
+        sender.join()
+    statuses = [status.split(b" ")[1] for status, _, _ in answers]
+    assert statuses == [b"404" if p == "/nope" else b"200" for p in paths]
+
+
+def test_order_pipelined_after_a_connection_close_is_never_placed(
+    server: RunningServer, admin: Client
+) -> None:
+    """A request behind one that asked to close the connection is dropped unread, even when
+    both arrive in one write and the first is answered at once."""
+    made = admin.create_account("http-after-close")
+    admin.deposit(made["account_id"], "USD", "1000", "http-after-close-usd")
+    raw = json.dumps({"market": "BTC-USD", "side": "buy", "quantity": "1", "price": "1"}).encode()
+    headers = signed_headers(made["api_key"], made["api_secret"], time.time_ns() // 1_000_000,
+                             "POST", "/api/v1/orders", raw)  # fmt: skip
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with _connect(server) as sock:
+        sock.sendall(
+            b"GET /api/v1/time HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            + f"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\n{head}".encode()
+            + b"Content-Length: %d\r\n\r\n%s" % (len(raw), raw)
+        )
+        [(status, _, _)] = _read_answers(sock, 1)
+        assert status.startswith(b"HTTP/1.1 200") and _closed(sock)
+    with Client(server.url, made["api_key"], made["api_secret"]) as trader:
+        assert trader.request("GET", "/orders", params={"status": "all"})["orders"] == []
+
+
+def test_requests_of_many_connections_waiting_on_the_sequencer_all_get_their_answers(
+    server: RunningServer, admin: Client
+) -> None:
+    """Orders from many connections at once wait on group commits (their coroutines suspended
+    and resumed by the sequencer's futures); each gets its own 201 answer, pipelined ones in
+    order."""
+    import concurrent.futures
+
+    made = admin.create_account("http-many")
+    admin.deposit(made["account_id"], "USD", "100000", "http-many-usd")
+    key, secret = made["api_key"], made["api_secret"]
+
+    def one_connection(conn: int) -> list[int]:
+        payload = b""
+        for i in range(5):
+            raw = json.dumps({"market": "BTC-USD", "side": "buy", "quantity": "0.001",
+                              "price": "1", "client_order_id": f"m{conn}-{i}"}).encode()  # fmt: skip
+            ts = time.time_ns() // 1_000_000 + conn * 10 + i
+            headers = signed_headers(key, secret, ts, "POST", "/api/v1/orders", raw)
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            payload += f"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\n{head}".encode()
+            payload += b"Content-Length: %d\r\n\r\n%s" % (len(raw), raw)
+        with _connect(server) as sock:
+            sock.sendall(payload)
+            answers = _read_answers(sock, 5)
+        ids = []
+        for i, (status, _, body) in enumerate(answers):
+            assert status.startswith(b"HTTP/1.1 201"), body
+            order = json.loads(body)["order"]
+            assert order["client_order_id"] == f"m{conn}-{i}"
+            ids.append(order["order_id"])
+        return ids
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one_connection, range(16)))
+    assert all(ids == sorted(ids) for ids in results)
+    assert len({i for ids in results for i in ids}) == 80

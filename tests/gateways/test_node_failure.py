@@ -41,7 +41,7 @@ def test_node_failure_answers_503_and_not_ready(tmp_path: Path) -> None:
             headers = signed_headers(
                 key.api_key, key.secret, 1, "POST", "/api/v1/admin/accounts", body
             )
-            gateway.auth.clock_ms = lambda: 1
+            gateway.auth.clock_ns = lambda: 1_000_000
             first = await http.post("/api/v1/admin/accounts", content=body, headers=headers)
             ready = await http.get("/ready")
             headers = signed_headers(

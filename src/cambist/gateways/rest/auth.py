@@ -102,11 +102,13 @@ class Authenticator:
         skew_ms: int = 5_000,
         rate: float = 1_000.0,
         burst: float = 2_000.0,
-        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.store = store
         self.skew_ms = skew_ms
-        self.clock_ms = clock_ms
+        self.clock_ns = clock_ns
+        """Nanoseconds; divided here, so the default clock is called straight from compiled
+        code (a lambda around it was interpreted, ~1% of the server's CPU)."""
         self.replays = ReplayGuard(2 * skew_ms)
         self.limiter = RateLimiter(rate, burst)
         self._macs: dict[bytes, Mac] = {}
@@ -134,7 +136,7 @@ class Authenticator:
             raise ApiError(
                 "stale_timestamp", "CAMBIST-TIMESTAMP is not Unix milliseconds"
             ) from None
-        now = self.clock_ms()
+        now = self.clock_ns() // 1_000_000
         if abs(now - ts) > self.skew_ms:
             raise ApiError(
                 "stale_timestamp", f"timestamp is more than {self.skew_ms} ms from server time"

@@ -70,7 +70,7 @@ class Gateway:
         self.sequencer = Sequencer(node, view, store, self.metrics, max_batch=config.max_batch)
         self.auth = Authenticator(
             store, skew_ms=config.skew_ms, rate=config.rate_per_key,
-            burst=config.burst_per_key, clock_ms=lambda: clock() // 1_000_000,
+            burst=config.burst_per_key, clock_ns=clock,
         )  # fmt: skip
         self.trading = Trading(view, store, self.sequencer)
         self.public = Public(view, self.metrics, self._readiness, clock)
