@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 from cambist.client import AsyncClient
@@ -54,3 +55,40 @@ def test_async_client_places_and_reads_back(tmp_path: Path) -> None:
         assert got == placed["order"]
     finally:
         srv.stop()
+
+
+def test_loadtest_signed_request_is_build_request_with_the_clients_signature() -> None:
+    """The load generator formats a signed request in one step; it must be byte for byte what
+    the plain builder makes with the headers the client library signs."""
+    from cambist.client import signed_headers
+    from cambist.server.loadtest import LoadGenerator, Trader
+    from cambist.server.rawhttp import build_request
+
+    gen = LoadGenerator(LoadConfig(url="http://127.0.0.1:8123", admin_key="", admin_secret=""))
+    trader = Trader(7, "key-7", b"s3cret")
+    for method, path, body in (
+        ("POST", "/api/v1/orders", b'{"market":"BTC-USD","side":"buy"}'),
+        ("DELETE", "/api/v1/orders/42", b""),
+    ):
+        raw = gen._sign(trader, method, path, body)
+        ts = int(raw.split(b"CAMBIST-TIMESTAMP: ")[1].split(b"\r\n")[0])
+        headers = signed_headers("key-7", "s3cret", ts, method, path, body)
+        assert raw == build_request(method, path, "127.0.0.1:8123", body, headers)
+
+
+def test_loadtest_answers_decode_the_order_and_the_error_code() -> None:
+    from cambist.server.loadtest import LoadGenerator, Result, Trader
+
+    gen = LoadGenerator(LoadConfig(url="http://127.0.0.1:8123", admin_key="", admin_secret=""))
+    trader, res = Trader(7, "k", b"s"), Result()
+    due = time.perf_counter()
+    placed = b'{"order":{"order_id":17,"client_order_id":null,"status":"open","price":"1.5"},'
+    gen._record(res, due, 201, placed + b'"fills":[],"sequence":17}', trader, "POST")
+    gen._record(res, due, 201, b'{"order":{"order_id":18,"status":"filled"}}', trader, "POST")
+    gen._record(res, due, 400, b'{"error":{"code":"invalid_price","message":"x"}}', trader, "POST")
+    gen._record(res, due, 503, b"not json", trader, "POST")
+    gen._record(res, due, 404, b'{"error":{"code":"unknown_order"}}', trader, "DELETE")
+    assert list(trader.open) == [17]  # only the order still resting can be cancelled later
+    assert (res.ok, res.errors, res.cancel_misses) == (3, 2, 1)
+    assert res.error_codes == {"invalid_price": 1, "503": 1}
+    assert res.histogram().get_total_count() == 5
