@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from pathlib import Path
+
+import pytest
 
 from cambist.client import AsyncClient
 from cambist.server.loadtest import LoadConfig, report, run_loadtest
@@ -92,3 +95,40 @@ def test_loadtest_answers_decode_the_order_and_the_error_code() -> None:
     assert (res.ok, res.errors, res.cancel_misses) == (3, 2, 1)
     assert res.error_codes == {"invalid_price": 1, "503": 1}
     assert res.histogram().get_total_count() == 5
+
+
+def test_loadtest_open_loop_sends_every_order_without_spinning_between_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The open loop waits at least the loop's timer resolution between rounds of sends (a
+    shorter sleep is a call_soon under uvloop: it spun a core the server needed), and still
+    sends each order once, with its own due time."""
+    import cambist.server.loadtest as lt
+
+    gen = lt.LoadGenerator(lt.LoadConfig(url="http://127.0.0.1:8123", admin_key="",
+                                         admin_secret=""))  # fmt: skip
+    gen.traders = [lt.Trader(1, "k", b"s")]
+    gen.idle.extend(object() for _ in range(4))  # type: ignore[misc]
+    dues: list[float] = []
+
+    async def send(res: lt.Result, conn: object, due: float, spec: object) -> None:
+        dues.append(due)  # then what queued up behind it, as the real _send does
+        while gen.backlog:
+            dues.append(gen.backlog.popleft()[0])
+        gen.idle.append(conn)  # type: ignore[arg-type]
+
+    sleeps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float) -> None:
+        sleeps.append(delay)
+        await real_sleep(delay)
+
+    monkeypatch.setattr(gen, "_send", send)
+    monkeypatch.setattr(lt.asyncio, "sleep", sleep)
+    res = asyncio.run(gen.open_loop(rate=5_000, duration_s=0.2))
+    assert res.sent == 1_000 and len(dues) == 1_000
+    ordered = sorted(dues)  # each order once, 1/rate apart: its own due time
+    assert all(abs(b - a - 1 / 5_000) < 1e-9 for a, b in itertools.pairwise(ordered))
+    assert min(sleeps) >= lt._TICK_S
+    assert len(sleeps) <= 0.2 / lt._TICK_S + 10  # one round per tick at most, not per order
