@@ -38,6 +38,8 @@ def test_loadtest_short_open_loop_reports_all_fields(tmp_path: Path) -> None:
     assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["p999_ms"] <= result["max_ms"]
     assert result["ceiling_req_per_s"] > 0 and result["ratio"] > 0
     assert 0 <= result["client_lag_p99_ms"] <= result["client_lag_max_ms"] < 10_000
+    assert result["client_cpu_us_per_order"] > 0 and result["client_cpu_us_per_time_req"] > 0
+    assert "load generator's own CPU per request" in report(result)
     assert json.loads(report(result).splitlines()[-1]) == result
 
 

@@ -385,6 +385,8 @@ def report(result: dict[str, Any]) -> str:
         f"ratio orders/ceiling {result['ratio']}",
         f"server CPU per request: order {result['server_cpu_us_per_order']} us, "
         f"GET /time {result['server_cpu_us_per_time_req']} us",
+        f"load generator's own CPU per request: order {result['client_cpu_us_per_order']} us, "
+        f"GET /time {result['client_cpu_us_per_time_req']} us",
         f"load generator's own loop lateness: p99 {result['client_lag_p99_ms']} ms, "
         f"max {result['client_lag_max_ms']} ms",
     ]
