@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,15 +61,44 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 "duration in (0, 300], rate in [0, 200000], ceiling in (0, 60]"
             )
-        served = json.loads((data_dir / SERVE_FILE).read_text()) if url is None else {}
-        target = url or served["url"]
+        if not 1 <= accounts <= 10_000 or not 1 <= connections <= 4_096:
+            raise typer.BadParameter("accounts in [1, 10000], connections in [1, 4096]")
+
+        def read(name: str, what: str) -> dict[str, Any]:
+            path = data_dir / name
+            try:
+                found = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise typer.BadParameter(
+                    f"cannot read {path} ({what}): {exc}; start `cambist serve --data-dir "
+                    f"{data_dir}` first, or pass --url and --data-dir of a running server"
+                ) from None
+            if not isinstance(found, dict):
+                raise typer.BadParameter(f"{path} ({what}) is not a JSON object")
+            return found
+
+        served = read(SERVE_FILE, "the running server's URL") if url is None else {}
+        target = url or str(served.get("url", ""))
         if not target.startswith(("http://127.", "http://localhost")):
             raise typer.BadParameter("the load generator only targets this machine (127.0.0.0/8)")
-        key = json.loads((data_dir / ADMIN_KEY_FILE).read_text())
+        key = read(ADMIN_KEY_FILE, "the admin key")
+        if not isinstance(key.get("api_key"), str) or not isinstance(key.get("api_secret"), str):
+            raise typer.BadParameter(f"{data_dir / ADMIN_KEY_FILE} has no api_key/api_secret")
         cfg = LoadConfig(
             url=target, admin_key=key["api_key"], admin_secret=key["api_secret"], rate=rate,
             duration_s=duration, accounts=accounts, connections=connections, ceiling_s=ceiling,
-            server_pid=int(served.get("pid", 0)),
+            server_pid=pid if isinstance(pid := served.get("pid"), int) else 0,
         )  # fmt: skip
-        result = run_loadtest(cfg)
+        import httpx
+
+        from cambist.client import ApiError
+
+        try:
+            result = run_loadtest(cfg)
+        except (httpx.TransportError, OSError) as exc:
+            typer.echo(f"error: no server answering at {target}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except ApiError as exc:  # e.g. an admin key this server does not know
+            typer.echo(f"error: setting up the load test at {target} failed: {exc}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(json.dumps(result) if as_json else report(result))

@@ -134,3 +134,47 @@ def test_loadtest_open_loop_sends_every_order_without_spinning_between_them(
     assert all(abs(b - a - 1 / 5_000) < 1e-9 for a, b in itertools.pairwise(ordered))
     assert min(sleeps) >= lt._TICK_S
     assert len(sleeps) <= 0.2 / lt._TICK_S + 10  # one round per tick at most, not per order
+
+
+def test_loadtest_cli_refuses_missing_files_bad_ranges_and_absent_servers(tmp_path: Path) -> None:
+    """Every way to point the load generator at nothing answers with a sentence, never a
+    traceback."""
+    from typer.testing import CliRunner
+
+    from cambist.cli import app
+
+    def run(*args: str) -> tuple[int, str]:
+        res = CliRunner().invoke(app, ["loadtest", "--data-dir", str(tmp_path), *args])
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+        return res.exit_code, res.output
+
+    code, out = run("--rate", "10")
+    assert code == 2 and "serve.json" in out and "cambist serve" in out
+    (tmp_path / "serve.json").write_text("[1, 2]")
+    code, out = run("--rate", "10")
+    assert code == 2 and "not a JSON object" in out
+    code, out = run("--connections", "0")
+    assert code == 2 and "connections in [1, 4096]" in out
+    (tmp_path / "serve.json").write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": 1}))
+    code, out = run("--rate", "10")
+    assert code == 2 and "admin key" in out
+    (tmp_path / ADMIN_KEY_FILE).write_text(json.dumps({"api_key": "k", "api_secret": "s"}))
+    code, out = run("--rate", "10", "--duration", "1", "--ceiling", "1")
+    assert code == 1 and "no server answering at http://127.0.0.1:9" in out
+
+
+def test_loadtest_cli_with_an_unknown_admin_key_says_setup_failed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cambist.cli import app
+
+    srv = RunningServer(tmp_path / "srv").start()
+    try:
+        (tmp_path / "serve.json").write_text(json.dumps({"url": srv.url}))
+        (tmp_path / ADMIN_KEY_FILE).write_text(json.dumps({"api_key": "x", "api_secret": "y"}))
+        res = CliRunner().invoke(app, ["loadtest", "--data-dir", str(tmp_path), "--rate", "10",
+                                       "--duration", "1", "--ceiling", "1"])  # fmt: skip
+    finally:
+        srv.stop()
+    assert res.exit_code == 1 and "setting up the load test" in res.output
+    assert "invalid_api_key" in res.output
