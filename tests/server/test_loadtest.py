@@ -146,21 +146,22 @@ def test_loadtest_cli_refuses_missing_files_bad_ranges_and_absent_servers(tmp_pa
     def run(*args: str) -> tuple[int, str]:
         res = CliRunner().invoke(app, ["loadtest", "--data-dir", str(tmp_path), *args])
         assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
-        return res.exit_code, res.output
+        # rich boxes and wraps the message to the terminal width: compare without the layout
+        return res.exit_code, "".join(res.output.replace("│", " ").split())
 
     code, out = run("--rate", "10")
-    assert code == 2 and "serve.json" in out and "cambist serve" in out
+    assert code == 2 and "serve.json" in out and "cambistserve" in out
     (tmp_path / "serve.json").write_text("[1, 2]")
     code, out = run("--rate", "10")
-    assert code == 2 and "not a JSON object" in out
+    assert code == 2 and "notaJSONobject" in out
     code, out = run("--connections", "0")
-    assert code == 2 and "connections in [1, 4096]" in out
+    assert code == 2 and "connectionsin[1,4096]" in out
     (tmp_path / "serve.json").write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": 1}))
     code, out = run("--rate", "10")
-    assert code == 2 and "admin key" in out
+    assert code == 2 and "adminkey" in out
     (tmp_path / ADMIN_KEY_FILE).write_text(json.dumps({"api_key": "k", "api_secret": "s"}))
     code, out = run("--rate", "10", "--duration", "1", "--ceiling", "1")
-    assert code == 1 and "no server answering at http://127.0.0.1:9" in out
+    assert code == 1 and "noserveransweringathttp://127.0.0.1:9" in out
 
 
 def test_loadtest_cli_with_an_unknown_admin_key_says_setup_failed(tmp_path: Path) -> None:
