@@ -131,8 +131,9 @@ def test_recover_all_snapshots_corrupt_falls_back_to_full_replay(tmp_path: Path)
     assert rec.engine.state_hash() == final_hash
 
 
+@pytest.mark.parametrize("durable_write", ["dsync", "write_then_fdatasync"])
 def test_journal_disk_full_mid_write_reports_and_leaves_no_partial_record(
-    tmp_path: Path,
+    tmp_path: Path, durable_write: str
 ) -> None:
     last = _fill(tmp_path, batches=5)
     journal = Journal.open(tmp_path)
@@ -144,7 +145,15 @@ def test_journal_disk_full_mid_write_reports_and_leaves_no_partial_record(
             return os.write(fd, bytes(data[: len(data) // 2]))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    journal._write = half_then_enospc
+    def enospc(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if durable_write == "dsync":  # the durable write stops half-way, the rest finds the disk full
+        journal._sync_write = half_then_enospc
+        journal._write = enospc
+    else:
+        journal._sync_write = None
+        journal._write = half_then_enospc
     with pytest.raises(JournalWriteError, match="disk full") as info:
         journal.append_sync(random_orders(random.Random(5), 50))
     assert str(seg) in str(info.value) and f"offset {size_before}" in str(info.value)
@@ -159,9 +168,57 @@ def test_journal_disk_full_mid_write_reports_and_leaves_no_partial_record(
     reopened.close()
 
 
+def test_journal_failed_durable_write_fails_batch_and_later_appends(tmp_path: Path) -> None:
+    """EIO from the one-call durable write (``pwritev2`` with ``RWF_DSYNC``): the sync failed."""
+    last = _fill(tmp_path, batches=2)
+    journal = Journal.open(tmp_path)
+
+    def eio(fd: int, data: bytes) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    journal._sync_write = eio
+    with pytest.raises(JournalWriteError, match="I/O error"):
+        journal.append_sync(random_orders(random.Random(1), 3))
+    with pytest.raises(JournalWriteError):
+        journal.append_sync(random_orders(random.Random(2), 3))
+    assert journal.last_seq == last
+    journal.close()
+
+
+def test_journal_durable_write_unsupported_falls_back_to_fdatasync(tmp_path: Path) -> None:
+    """A kernel or file system without ``RWF_DSYNC`` (EOPNOTSUPP/EINVAL): write + fdatasync from
+    then on, nothing refused, every sync still observed."""
+    journal = Journal.open(tmp_path)
+    refused: list[int] = []
+    syncs: list[int] = []
+    observed: list[float] = []
+
+    def unsupported(fd: int, data: bytes) -> int:
+        refused.append(len(data))
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    real = journal._fsync
+
+    def counting(fd: int) -> None:
+        syncs.append(fd)
+        real(fd)
+
+    journal._sync_write = unsupported
+    journal._fsync = counting
+    journal.on_sync = observed.append
+    journal.append_sync(setup_commands())
+    journal.append_sync(random_orders(random.Random(1), 5))
+    last = journal.last_seq
+    journal.close()
+    assert len(refused) == 1 and journal._sync_write is None and len(syncs) == 2
+    assert len(observed) == 2 and all(t >= 0 for t in observed)
+    assert [c.seq for c in read_commands(tmp_path)][-1] == last
+
+
 def test_journal_failed_fsync_fails_batch_and_later_appends(tmp_path: Path) -> None:
     _fill(tmp_path, batches=2)
     journal = Journal.open(tmp_path)
+    journal._sync_write = None  # write + fdatasync, as where the kernel has no RWF_DSYNC
 
     def eio(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")

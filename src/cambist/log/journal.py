@@ -2,13 +2,20 @@
 
 One writer thread is the sequencer. Producers hand it encoded chunks; it takes *everything
 waiting* as one batch, stamps ``seq`` and ``ts`` (one clock read per batch, never going back),
-writes one record, calls fdatasync once (``fsync="always"``), publishes the committed
-watermark and only then reports each chunk durable. While it waits on the disk (the GIL is
-released) producers encode the next batch: that overlap is the group commit.
+writes one record durably (``fsync="always"``), publishes the committed watermark and only then
+reports each chunk durable. While it waits on the disk (the GIL is released) producers encode
+the next batch: that overlap is the group commit.
 
-Why fdatasync: it flushes the data and the metadata needed to read it back (the file size), which
-is all an appended record needs; ``fsync`` would also flush timestamps. See docs/journal.md for
-the fsync policies and what each can lose.
+Why one ``pwritev2(RWF_DSYNC)`` where the kernel has it: it is a write with fdatasync's
+guarantee (the data and the metadata needed to read it back, the file size) in one system call,
+so the writer thread gives up and takes back the GIL once per commit instead of twice. Each
+time it takes the GIL back while the event loop is running it costs both threads futex calls
+and a context switch. Elsewhere: ``write`` then ``fdatasync``. ``fsync`` would also flush
+timestamps. See docs/journal.md for the fsync policies and what each can lose.
+
+The hand-over is a ``queue.SimpleQueue`` (C; one wake-up per batch) rather than a
+``threading.Condition`` (interpreted; a lock allocated per wait, and the condition's lock
+taken again after waking, both contended by the producers).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import asyncio
 import errno
 import fcntl
 import os
+import queue
 import re
 import threading
 import time
@@ -59,6 +67,17 @@ log = structlog.get_logger("cambist.journal")
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 _sync = getattr(os, "fdatasync", os.fsync)
+_RWF_DSYNC: int | None = getattr(os, "RWF_DSYNC", None)
+_CLOSE = None
+"""Put on the writer's queue by ``close``: commit what came before it, sync, stop."""
+
+
+def _dsync_write(fd: int, data: bytes) -> int:
+    """Append ``data`` and return once it is durable (Linux >= 4.7: O_DSYNC for this write)."""
+    assert _RWF_DSYNC is not None
+    return os.pwritev(fd, [data], -1, _RWF_DSYNC)  # -1: at the file position (O_APPEND: end)
+
+
 Done = Callable[[int, int, BaseException | None], None]
 """Called on the writer thread with (first_seq, ts, None) once durable, or (0, 0, error)."""
 
@@ -150,8 +169,14 @@ class Journal(CommandLog):
         self.open_report = report
         self._write: Callable[[int, bytes | memoryview], int] = os.write
         self._fsync: Callable[[int], None] = _sync
-        self._cond = threading.Condition()
-        self._pending: list[_Pending] = []
+        self._sync_write: Callable[[int, bytes], int] | None = (
+            _dsync_write if _RWF_DSYNC is not None else None
+        )
+        """One durable write (``fsync="always"``); None: ``write`` then ``fdatasync``."""
+        self.on_sync: Callable[[float], None] | None = None
+        """Called on the writer thread with the seconds each durable write (or sync) took."""
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._closing = False
         self._failed: JournalWriteError | None = None
         self._dirty_since: float | None = None
@@ -280,13 +305,12 @@ class Journal(CommandLog):
     ) -> None:
         """Queue an encoded chunk of ``count`` commands for the next group commit (thread-safe).
         When ``cmds`` is given the writer stamps their ``seq``/``ts`` before writing."""
-        with self._cond:
+        with self._lock:
             if self._failed is not None:
                 raise self._failed
             if self._closing:
                 raise JournalClosedError(f"journal {self.directory} is closed")
-            self._pending.append(_Pending(chunk, cmds, count, done))
-            self._cond.notify()
+            self._queue.put(_Pending(chunk, cmds, count, done))
 
     def append_sync(self, cmds: Sequence[Command]) -> tuple[int, int]:
         """Append and wait until durable; return (first seq, ts). Stamps the commands."""
@@ -323,35 +347,53 @@ class Journal(CommandLog):
 
     def _run(self) -> None:
         interval = self.policy.interval_s
+        waiting = self._queue
+        carry: list[_Pending] = []
+        closing = False
         while True:
-            with self._cond:
-                while not self._pending and not self._closing:
-                    timeout = None
-                    if interval is not None and self._dirty_since is not None:
-                        timeout = max(0.0, self._dirty_since + interval - time.monotonic())
-                    if not self._cond.wait(timeout) and self._dirty_since is not None:
-                        break
-                taken, size = 0, 0
-                for item in self._pending:
-                    if taken and size >= MAX_BATCH_BYTES:
-                        break
-                    taken += 1
-                    size += len(item.chunk)
-                items = self._pending[:taken]
-                del self._pending[:taken]
-                closing = self._closing and not self._pending
+            if not carry and not closing:
+                timeout = None
+                if interval is not None and self._dirty_since is not None:
+                    timeout = max(0.0, self._dirty_since + interval - time.monotonic())
+                try:
+                    item = waiting.get(timeout=timeout)
+                except queue.Empty:  # the interval since the first unsynced write is up
+                    self._sync_now()
+                    continue
+                if item is _CLOSE:
+                    closing = True
+                else:
+                    carry.append(item)
+            while not closing and not waiting.empty():  # everything waiting: one group commit
+                item = waiting.get_nowait()
+                if item is _CLOSE:
+                    closing = True
+                else:
+                    carry.append(item)
+            taken, size = 0, 0
+            for pending in carry:
+                if taken and size >= MAX_BATCH_BYTES:
+                    break
+                taken += 1
+                size += len(pending.chunk)
+            items, carry = carry[:taken], carry[taken:]
             if items:
                 self._commit(items)
-            elif self._dirty_since is not None and self._failed is None:
-                self._sync_now()
-            if closing:
+            if closing and not carry:
                 if self._dirty_since is not None and self._failed is None:
                     self._sync_now()
                 return
 
+    def _timed(self, started: float) -> None:
+        observe = self.on_sync
+        if observe is not None:
+            observe(time.perf_counter() - started)
+
     def _sync_now(self) -> None:
         try:
+            started = time.perf_counter()
             self._fsync(self._fd)
+            self._timed(started)
             self._dirty_since = None
         except OSError as exc:
             self._fail(JournalWriteError(f"fsync of {self._seg_path} failed: {exc}"), [])
@@ -384,11 +426,12 @@ class Journal(CommandLog):
             ):
                 self._new_segment(first)
                 start = self._seg_size
-            self._write_all(self._fd, record)
             if self.policy.interval_s is None:
-                self._fsync(self._fd)
-            elif self._dirty_since is None:
-                self._dirty_since = time.monotonic()
+                self._write_durably(record)
+            else:
+                self._write_all(self._fd, record)
+                if self._dirty_since is None:
+                    self._dirty_since = time.monotonic()
         except OSError as exc:
             what = "disk full" if exc.errno == errno.ENOSPC else "I/O error"
             err = JournalWriteError(
@@ -408,7 +451,24 @@ class Journal(CommandLog):
             item.done(seq, ts, None)
             seq += item.count
 
-    def _write_all(self, fd: int, data: bytes) -> None:
+    def _write_durably(self, record: bytes) -> None:
+        """Append ``record`` and return once it is on the disk."""
+        started = time.perf_counter()
+        written = 0
+        if self._sync_write is not None:
+            try:
+                written = self._sync_write(self._fd, record)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+                log.warning("journal.dsync_write_unsupported", error=str(exc))
+                self._sync_write = None  # this kernel or file system: write + fdatasync
+        if written < len(record):  # short, refused or no durable write: the rest, then sync
+            self._write_all(self._fd, memoryview(record)[written:])
+            self._fsync(self._fd)
+        self._timed(started)
+
+    def _write_all(self, fd: int, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             written = self._write(fd, view)
@@ -426,11 +486,12 @@ class Journal(CommandLog):
             )
 
     def _fail(self, err: JournalWriteError, items: list[_Pending]) -> None:
+        """Refuse this batch and every later one (what is already queued is refused by
+        ``_commit`` as the writer reaches it; ``submit`` refuses new ones)."""
         log.error("journal.write_failed", error=str(err))
-        with self._cond:
+        with self._lock:
             self._failed = err
-            rest, self._pending = self._pending, []
-        for item in [*items, *rest]:
+        for item in items:
             item.done(0, 0, err)
 
     # -- reading ----------------------------------------------------------------------------
@@ -451,11 +512,11 @@ class Journal(CommandLog):
 
     def close(self) -> None:
         """Write out what is waiting, sync, and release the directory."""
-        with self._cond:
+        with self._lock:
             if self._closing:
                 return
             self._closing = True
-            self._cond.notify()
+            self._queue.put(_CLOSE)
         self._thread.join()
         if self._fd >= 0:
             os.close(self._fd)

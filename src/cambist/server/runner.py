@@ -134,25 +134,18 @@ class _Server(uvicorn.Server):
 
 
 def time_fsyncs(node: Node, metrics: Metrics) -> None:
-    """Add ``cambist_journal_fsync_seconds``: the journal thread's fsync calls, timed.
-
-    The journal has no metrics hook of its own yet, so its fsync function is wrapped here; the
-    histogram is written by the journal thread and only read (at scrape time) by the loop.
-    """
+    """Add ``cambist_journal_fsync_seconds``: how long each durable write of a group commit took
+    (one ``pwritev2`` with ``RWF_DSYNC``, or ``write`` + ``fdatasync`` where the kernel lacks
+    it; with an interval policy, each ``fdatasync``). The journal's writer thread observes
+    into the histogram; the loop only reads it at scrape time."""
     journal = getattr(node, "journal", None)
-    inner = getattr(journal, "_fsync", None)
-    if journal is None or inner is None:
+    if journal is None or not hasattr(journal, "on_sync"):
         return
-    hist = Histogram("cambist_journal_fsync_seconds", "Journal fsync (fdatasync) duration")
+    hist = Histogram(
+        "cambist_journal_fsync_seconds", "Journal durable write (write + fdatasync) duration"
+    )
     hist.series[()] = [0.0] * (len(hist.buckets) + 2)
-    clock = time.perf_counter
-
-    def timed(fd: int) -> None:
-        t0 = clock()
-        inner(fd)
-        hist.observe(clock() - t0)
-
-    journal._fsync = timed
+    journal.on_sync = hist.observe
     metrics.add(hist)
 
 
