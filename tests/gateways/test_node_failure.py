@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from types import SimpleNamespace
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,15 +19,17 @@ from cambist.log.errors import JournalWriteError
 
 
 class _BrokenNode:
+    """A node whose journal fails every write, reported later on the loop as the real one does."""
+
     def __init__(self) -> None:
         self.engine = SimpleNamespace(last_seq=0)
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
 
-    async def submit_many(self, cmds: list[Command]) -> list[Any]:
-        raise JournalWriteError("disk full writing the journal")
+    def submit_batch(self, cmds: list[Command], on_done: Callable[..., None]) -> None:
+        error = JournalWriteError("disk full writing the journal")
+        asyncio.get_running_loop().call_soon(on_done, None, error)
 
-    def subscribe(self) -> asyncio.Queue[Any]:
-        return self.queue
+    def listen(self, listener: Callable[[list[Any]], None]) -> None:
+        pass  # nothing is ever applied
 
 
 def test_node_failure_answers_503_and_not_ready(tmp_path: Path) -> None:

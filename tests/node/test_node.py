@@ -75,6 +75,75 @@ def test_node_subscribers_receive_every_applied_in_seq_order(tmp_path: Path) -> 
     asyncio.run(run())
 
 
+def test_node_listeners_see_each_batch_before_its_submitter(tmp_path: Path) -> None:
+    async def run() -> None:
+        node = await Node.open(tmp_path)
+        heard: list[list[int]] = []
+        engine_at_listen: list[int] = []
+
+        def listener(batch: list[Applied]) -> None:
+            heard.append([a.seq for a in batch])
+            engine_at_listen.append(node.engine.last_seq)
+
+        node.listen(listener)
+        await node.submit_many(setup_commands())
+        answered_at: list[int] = []
+
+        def on_done(applied: list[Applied] | None, exc: BaseException | None) -> None:
+            assert exc is None and applied is not None
+            answered_at.append(len(heard))  # the listener already has this batch
+
+        node.submit_batch(random_orders(random.Random(1), 5), on_done)
+        await node.submit_many(random_orders(random.Random(2), 3))
+        node.unlisten(listener)
+        await node.submit_many(random_orders(random.Random(3), 2))
+        flat = [s for batch in heard for s in batch]
+        assert flat == list(range(1, len(setup_commands()) + 9))  # every seq once, in order
+        assert answered_at == [2] and engine_at_listen[-1] == flat[-1]
+        await node.close()
+
+    asyncio.run(run())
+
+
+def test_node_listener_error_is_logged_and_others_still_hear(tmp_path: Path) -> None:
+    async def run() -> None:
+        node = await Node.open(tmp_path)
+        heard: list[int] = []
+
+        def broken(batch: list[Applied]) -> None:
+            raise RuntimeError("a listener bug")
+
+        node.listen(broken)
+        node.listen(lambda batch: heard.extend(a.seq for a in batch))
+        applied = await node.submit_many(setup_commands())
+        assert heard == [a.seq for a in applied] and node.engine.last_seq == applied[-1].seq
+        await node.close()
+
+    asyncio.run(run())
+
+
+def test_node_submit_batch_reports_journal_failure_to_callback(tmp_path: Path) -> None:
+    async def run() -> None:
+        import errno
+
+        node = await Node.open(tmp_path)
+        await node.submit_many(setup_commands())
+
+        def eio(fd: int, data: bytes) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+        node.journal._sync_write = eio
+        got: asyncio.Future[tuple[object, BaseException | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        node.submit_batch(random_orders(random.Random(1), 2), lambda a, e: got.set_result((a, e)))
+        applied, exc = await got
+        assert applied is None and "I/O error" in str(exc)
+        await node.close()
+
+    asyncio.run(run())
+
+
 def test_node_reopen_recovers_same_state_as_replay_from_zero(tmp_path: Path) -> None:
     async def run() -> None:
         node = await Node.open(tmp_path, snapshot_every=50)

@@ -5,7 +5,8 @@ Pipeline, wired here in one place:
 1. sequence + journal -- ``submit`` encodes on the caller's side; the journal's writer thread
    takes everything waiting as one batch, stamps ``seq``/``ts``, writes, fdatasyncs once
 2. apply              -- back on the event loop, in ``seq`` order, only after (1) said durable
-3. publish            -- each :class:`Applied` goes to every subscriber queue, then the caller
+3. publish            -- the batch goes to every listener (called at once: the gateway's live
+                         view), each :class:`Applied` to every subscriber queue, then the caller
 4. snapshot           -- every ``snapshot_every`` commands or ``snapshot_interval_s`` seconds,
                          a forked child serialises and writes the state as it was at the fork
                          (``node.forked``; where there is no fork: serialised on the loop and
@@ -62,6 +63,10 @@ class Applied:
     events: list[Event]
 
 
+Settled = Callable[[list[Applied] | None, BaseException | None], None]
+"""What :meth:`Node.submit_batch` calls: (what each command did, None) or (None, the error)."""
+
+
 class Node:
     """One engine on the embedded journal: sequencer -> journal (group commit) -> engine -> event
     fan-out."""
@@ -88,6 +93,7 @@ class Node:
         self.recovery_warnings: list[str] = []
         self._loop = asyncio.get_running_loop()
         self._subscribers: list[asyncio.Queue[Applied]] = []
+        self._listeners: list[Callable[[list[Applied]], None]] = []
         self._since_snapshot = 0
         self._snapshot_at = time.monotonic()
         self._snapshot_task: asyncio.Task[None] | None = None
@@ -142,32 +148,52 @@ class Node:
     async def submit_many(self, cmds: Sequence[Command]) -> list[Applied]:
         """Journal ``cmds`` (consecutive seqs, one durable batch or part of one), apply them in
         order, and return what each did."""
-        if self._halted is not None:
-            raise EngineHalted(str(self._halted))
         if not cmds:
+            if self._halted is not None:
+                raise EngineHalted(str(self._halted))
             return []
         fut: asyncio.Future[list[Applied]] = self._loop.create_future()
-        batch = list(cmds)
-        loop = self._loop
 
-        def done(first: int, ts: int, exc: BaseException | None) -> None:
-            loop.call_soon_threadsafe(self._on_durable, batch, fut, exc)
+        def settle(applied: list[Applied] | None, exc: BaseException | None) -> None:
+            if fut.done():
+                return
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                assert applied is not None
+                fut.set_result(applied)
 
-        self.journal.submit(encode_chunk(batch), len(batch), done, batch)
+        self.submit_batch(list(cmds), settle)
         return await fut
 
+    def submit_batch(self, cmds: list[Command], on_done: Settled) -> None:
+        """Journal ``cmds`` as one group-commit item and call ``on_done(applied, None)`` on the
+        loop once they are durable and applied, in ``seq`` order (``on_done(None, error)`` if the
+        journal or the engine failed). Raises at once if the node has halted or the commands
+        cannot be encoded (nothing journaled).
+
+        A callback rather than a future: the gateway's sequencer answers a whole batch from it
+        without a task per batch and the loop turn before that task resumes."""
+        if self._halted is not None:
+            raise EngineHalted(str(self._halted))
+        loop = self._loop
+        on_durable = self._on_durable
+
+        def done(first: int, ts: int, exc: BaseException | None) -> None:
+            loop.call_soon_threadsafe(on_durable, cmds, on_done, exc)
+
+        self.journal.submit(encode_chunk(cmds), len(cmds), done, cmds)
+
     def _on_durable(
-        self, batch: list[Command], fut: asyncio.Future[list[Applied]], exc: BaseException | None
+        self, batch: list[Command], on_done: Settled, exc: BaseException | None
     ) -> None:
         """Runs on the loop in the writer's (= seq) order: apply and publish."""
         if exc is not None:
-            if not fut.done():
-                fut.set_exception(exc)
+            on_done(None, exc)
             return
         if self._halted is not None:
             # Durable but not applied: a restart replays it (and hits the same bug).
-            if not fut.done():
-                fut.set_exception(EngineHalted(str(self._halted)))
+            on_done(None, EngineHalted(str(self._halted)))
             return
         out: list[Applied] = []
         apply = self.engine.apply
@@ -177,17 +203,30 @@ class Node:
         except EngineHalted as halted:
             self._halted = halted
             log.error("node.engine_halted", error=str(halted))
-            if not fut.done():
-                fut.set_exception(halted)
+            on_done(None, halted)
             return
+        for listener in self._listeners:
+            try:
+                listener(out)
+            except Exception:  # one listener's bug must not cost the others or the caller
+                log.exception("node.listener_failed", listener=repr(listener))
         for queue in self._subscribers:
             for applied in out:
                 queue.put_nowait(applied)
-        if not fut.done():
-            fut.set_result(out)
+        on_done(out, None)
         self._since_snapshot += len(batch)
         if self._snapshot_due():
             self._start_snapshot()
+
+    def listen(self, listener: Callable[[list[Applied]], None]) -> None:
+        """Call ``listener`` with every applied batch, in ``seq`` order, on the loop, as soon as
+        it is applied and before its submitter hears of it. It must not block or raise (an
+        exception is logged and the batch goes on to the others)."""
+        self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[list[Applied]], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def subscribe(self) -> asyncio.Queue[Applied]:
         """A queue that receives every :class:`Applied` after now, in ``seq`` order."""

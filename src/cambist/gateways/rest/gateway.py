@@ -81,8 +81,8 @@ class Gateway:
                     lambda: view.last_seq))  # fmt: skip
         m.add(Gauge("cambist_sequencer_queue_depth", "Commands waiting for a group commit",
                     lambda: self.sequencer.depth))  # fmt: skip
-        m.add(Gauge("cambist_view_feed_depth", "Applied commands not yet folded into the view",
-                    self.sequencer.subscription.qsize))  # fmt: skip
+        m.add(Gauge("cambist_sequencer_batches_in_flight", "Group commits not yet answered",
+                    lambda: self.sequencer.inflight))  # fmt: skip
         self.table = self._table() if table_hook is None else table_hook(self._table())
         self.openapi = msgspec.json.encode(build_openapi([(*r[:3], r[4]) for r in self.table]))
         routes = [Route(method, path, self._wrap(method, access, h), access)

@@ -1,19 +1,19 @@
 """The gateway's side of the sequencer: concurrent requests become group commits.
 
 Each request hands its command to :meth:`Sequencer.submit` and awaits it. Everything submitted in
-one event-loop turn goes to ``Node.submit_many`` as one batch; the node's journal thread merges
+one event-loop turn goes to ``Node.submit_batch`` as one batch; the node's journal thread merges
 all batches waiting for the disk into one write and one fsync (group commit). A request is
 answered only after its command is durable, applied, *and* folded into the live view, so a
-client that reads right after its 201 sees its own write.
+client that reads right after its 201 sees its own write: the node calls the view's fold (a
+listener) before the batch's callback, which answers every request of the batch at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from bisect import bisect_left
-from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
@@ -40,9 +40,11 @@ class NodeLike(Protocol):
 
     engine: Any
 
-    async def submit_many(self, cmds: list[Command]) -> list[Any]: ...
+    def submit_batch(
+        self, cmds: list[Command], on_done: Callable[[list[Any] | None, BaseException | None], None]
+    ) -> None: ...
 
-    def subscribe(self) -> asyncio.Queue[Any]: ...
+    def listen(self, listener: Callable[[list[Any]], None]) -> None: ...
 
 
 class Sequencer:
@@ -62,21 +64,19 @@ class Sequencer:
         self.metrics = metrics
         self.max_batch = max_batch
         self.max_inflight = max_inflight
-        self.subscription: asyncio.Queue[AppliedLike] = node.subscribe()
-        buffer = getattr(self.subscription, "_queue", None)  # CPython's asyncio.Queue storage
-        self._buffer: deque[AppliedLike] | None = buffer if isinstance(buffer, deque) else None
         self._cmds: list[Command] = []
         self._futures: list[asyncio.Future[AppliedLike]] = []
         self._idem: list[IdemRecord] = []
         self._arrived: list[float] = []
         self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.inflight = 0
+        """Batches handed to the node and not yet answered."""
         self._view_waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._pump_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         """The running loop, looked up once: ``asyncio.get_running_loop()`` makes a getpid
         system call in CPython 3.11 (3% of the server's CPU when called per command)."""
         self.failed: BaseException | None = None
+        node.listen(self.fold)
 
     @property
     def depth(self) -> int:
@@ -85,7 +85,6 @@ class Sequencer:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._pump_task = self._loop.create_task(self._pump())
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -94,13 +93,9 @@ class Sequencer:
         return loop
 
     async def stop(self) -> None:
-        while self._tasks or self._scheduled or self._cmds:
+        """Wait until every submitted command is answered (or failed)."""
+        while (self.inflight or self._scheduled or self._cmds) and self.failed is None:
             await asyncio.sleep(0.001)
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump_task
-        self.catch_up()
 
     def submit(self, cmd: Command, idem: IdemRecord | None = None) -> asyncio.Future[AppliedLike]:
         """Queue ``cmd`` for the next group commit; the future resolves once it is visible."""
@@ -124,11 +119,11 @@ class Sequencer:
 
         Up to ``max_inflight`` batches are outstanding at once: the node's journal thread writes
         and fsyncs one while the engine applies the previous one. Beyond that, commands wait
-        here and go together when a batch completes (measured: one ``submit_many`` per loop turn
-        spent ~8% of the CPU waking the journal thread for batches of a few commands).
+        here and go together when a batch completes (measured: one batch per loop turn spent
+        ~8% of the CPU waking the journal thread for batches of a few commands).
         """
         self._scheduled = False
-        if len(self._tasks) >= self.max_inflight or not self._cmds:
+        if self.inflight >= self.max_inflight or not self._cmds:
             return
         cmds, self._cmds = self._cmds, []
         futs, self._futures = self._futures, []
@@ -136,19 +131,9 @@ class Sequencer:
         idem, self._idem = self._idem, []
         for i in range(0, len(cmds), self.max_batch):
             j = i + self.max_batch
-            task = self._running_loop().create_task(
-                self._commit(cmds[i:j], futs[i:j], arrived[i:j], idem if i == 0 else [])
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._batch_done)
+            self._send(cmds[i:j], futs[i:j], arrived[i:j], idem if i == 0 else [])
 
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._cmds and not self._scheduled:
-            self._scheduled = True
-            self._running_loop().call_soon(self._flush)
-
-    async def _commit(
+    def _send(
         self,
         cmds: list[Command],
         futs: list[asyncio.Future[AppliedLike]],
@@ -156,14 +141,14 @@ class Sequencer:
         idem: list[IdemRecord],
     ) -> None:
         t0 = time.perf_counter()
+
+        def settled(applied: list[Any] | None, exc: BaseException | None) -> None:
+            self._settle(cmds, futs, arrived, t0, applied, exc)
+
         try:
             if idem:
                 self.store.idem_pending(idem)
-            applied = await self.node.submit_many(cmds)
-            last = applied[-1].seq
-            self.catch_up()
-            if self.view.last_seq < last and not await self.wait_view(last, timeout=30.0):
-                raise RuntimeError(f"the view did not reach sequence {last}")
+            self.node.submit_batch(cmds, settled)
         except (CodecError, ValueError, TypeError, OverflowError) as exc:
             # Refused while encoding, before anything was journaled (the gateway's validation
             # should make this unreachable): fail this batch only.
@@ -172,16 +157,46 @@ class Sequencer:
                     f.set_exception(RuntimeError(f"command not encodable: {exc!r}"))
             return
         except Exception as exc:  # the node is broken: refuse from now on rather than guess
-            self.failed = exc
-            for f in futs:
-                if not f.done():
-                    f.set_exception(_unavailable(exc))
+            self._broken(exc, futs)
+            return
+        self.inflight += 1
+
+    def _settle(
+        self,
+        cmds: list[Command],
+        futs: list[asyncio.Future[AppliedLike]],
+        arrived: list[float],
+        t0: float,
+        applied: list[Any] | None,
+        exc: BaseException | None,
+    ) -> None:
+        """The node's callback for one batch: answer its requests, then send what waited."""
+        self.inflight -= 1
+        if exc is not None or applied is None:
+            self._broken(exc or RuntimeError("the node answered without a result"), futs)
+            return
+        if self.failed is not None:  # the view's fold failed: its state cannot be trusted
+            self._broken(self.failed, futs)
             return
         now = time.perf_counter()
         for f, a in zip(futs, applied, strict=True):
             if not f.done():
                 f.set_result(a)
         self._observe(cmds, arrived, now, now - t0)
+        if self._cmds and not self._scheduled:
+            # A turn later, after the answered requests have run on (each may submit again):
+            # sending at once made smaller batches and more commits (measured: 33 commands
+            # per batch instead of 43 closed loop, 5% more CPU per order).
+            self._scheduled = True
+            self._running_loop().call_soon(self._flush)
+
+    def _broken(self, exc: BaseException, futs: list[asyncio.Future[AppliedLike]]) -> None:
+        self.failed = exc
+        err = _unavailable(exc)
+        for f in [*futs, *self._futures]:
+            if not f.done():
+                f.set_exception(err)
+        self._cmds, self._futures, self._arrived, self._idem = [], [], [], []
 
     def _observe(self, cmds: list[Command], arrived: list[float], now: float, took: float) -> None:
         """Metrics once per group commit: counts per command type added up first, latencies
@@ -216,37 +231,25 @@ class Sequencer:
 
     # -- the view's feed ----------------------------------------------------------------------
 
-    def _fold(self, applied: AppliedLike) -> None:
-        self.view.apply(applied)
-        for e in applied.events:
-            if type(e) is CommandRejected:
-                self.metrics.rejections.inc(e.reason.value)
-
-    def catch_up(self) -> None:
-        """Fold everything already published into the view, without yielding."""
-        self._drain()
-        self._wake()
-
-    def _drain(self) -> None:
-        """Fold what the subscription holds. ``asyncio.Queue.empty`` and ``get_nowait`` are
-        interpreted Python (four calls per item: ~2.8k instructions per command, counted with
-        callgrind), so the queue's own deque is read directly when it has one; nothing waits
-        to put into this unbounded queue, so taking items leaves it consistent."""
-        buffer = self._buffer
-        if buffer is not None:
-            while buffer:
-                self._fold(buffer.popleft())
+    def fold(self, batch: list[Any]) -> None:
+        """The node's listener: fold an applied batch into the view before its requests are
+        answered. A fold that raises leaves the view behind the engine: from then on every
+        request gets 503 (and readiness says so) rather than answers from a wrong view."""
+        if self.failed is not None:
             return
-        q = self.subscription
-        while not q.empty():
-            self._fold(q.get_nowait())
-
-    async def _pump(self) -> None:
-        q = self.subscription
-        while True:
-            self._fold(await q.get())
-            self._drain()
-            self._wake()
+        view_apply = self.view.apply
+        rejections = self.metrics.rejections
+        try:
+            for applied in batch:
+                view_apply(applied)
+                for e in applied.events:
+                    if type(e) is CommandRejected:
+                        rejections.inc(e.reason.value)
+        except Exception as exc:
+            log.exception("sequencer.view_fold_failed", seq=getattr(applied, "seq", None))
+            self.failed = exc
+            return
+        self._wake()
 
     def _wake(self) -> None:
         if not self._view_waiters:
