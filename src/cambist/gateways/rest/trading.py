@@ -197,7 +197,7 @@ class Trading:
             return Response(refusal.status, refusal.body())
         o = self.view.orders[applied.seq]
         m = self.view.markets[o.market]
-        fills = [fill_out(f, m, self.view.assets) for f in o.fills if f.seq == applied.seq]
+        fills = [fill_out(f, m, self.view.assets) for f in o.fills or () if f.seq == applied.seq]
         out = wire.PlacedOut(order=self.order_json(o), fills=fills, sequence=applied.seq)
         return json_response(out, 201)
 
@@ -275,7 +275,7 @@ class Trading:
             err = rejected_from_state(o)
             resp = Response(err.status, err.body())
         else:
-            fills = [fill_out(f, m, self.view.assets) for f in o.fills if f.seq == o.order_id]
+            fills = [fill_out(f, m, self.view.assets) for f in o.fills or () if f.seq == o.order_id]
             out = wire.PlacedOut(order=self.order_json(o), fills=fills, sequence=o.order_id)
             resp = json_response(out, 201)
         self.remember(rec, resp)

@@ -138,7 +138,10 @@ class OrderState:
         self.booked_price = 0
         self.spend = ""
         """The asset this order holds (quote for a buy, base for a sell), once looked up."""
-        self.fills: list[FillRec] = []
+        self.fills: list[FillRec] | None = None
+        """Its fills, once it has one: most orders rest unfilled, and an empty list per order
+        was a third of what every young garbage collection walked (measured under order load:
+        OrderState, its list and the engine's Order survive each collection)."""
 
     @property
     def live(self) -> bool:
@@ -475,7 +478,10 @@ class View:
                 e.trade_id, o.order_id, m.name, o.side, e.price, qty, fee, fee_asset, liquidity,
                 ts, seq,
             )  # fmt: skip
-            o.fills.append(fill)
+            if o.fills is None:
+                o.fills = [fill]
+            else:
+                o.fills.append(fill)
             fills = self.account_fills.get(o.account)
             if fills is None:
                 fills = self.account_fills[o.account] = deque(maxlen=self.keep_account_closed)
