@@ -56,7 +56,7 @@ class Sequencer:
         metrics: Metrics,
         *,
         max_batch: int = 4096,
-        max_inflight: int = 2,
+        max_inflight: int = 1,
     ) -> None:
         self.node = node
         self.view = view
@@ -117,10 +117,14 @@ class Sequencer:
     def _flush(self) -> None:
         """Hand what is queued to the node as one batch, unless enough batches are in flight.
 
-        Up to ``max_inflight`` batches are outstanding at once: the node's journal thread writes
-        and fsyncs one while the engine applies the previous one. Beyond that, commands wait
-        here and go together when a batch completes (measured: one batch per loop turn spent
-        ~8% of the CPU waking the journal thread for batches of a few commands).
+        By default one batch is outstanding at a time: what arrives while it is on its way to
+        the disk waits here and goes as the next batch when it is answered (the classic group
+        commit). Two in flight let the journal's write overlap the engine's work, but on two
+        cores the loop always has requests to parse meanwhile, and at 10,000 orders/s two in
+        flight made batches of 7-9 commands against 13-24 with one, and cost ~5% more CPU per
+        order (per batch: a journal wake-up, a GIL hand-over each way, a durable write) with a
+        worse p99 (docs/benchmarks.md, stop 17). Sending one batch per loop turn without any
+        limit spent ~8% of the CPU waking the journal thread for batches of a few commands.
         """
         self._scheduled = False
         if self.inflight >= self.max_inflight or not self._cmds:
