@@ -155,7 +155,7 @@ def tune_gc(metrics: Metrics, *, freeze_survivors: bool = True) -> None:
     The view keeps hundreds of thousands of long-lived order records; every older-generation
     collection walks all of them while requests wait (measured: 190-215 ms each at 10,000
     orders/s, twice a minute). After start-up the existing objects are frozen out of the
-    collector's sight, the youngest generation runs every 20,000 allocations instead of 700,
+    collector's sight, the youngest generation runs every 5,000 allocations instead of 700,
     and **what survives a young collection is frozen too**, so the older generations stay
     empty and their collections cost nothing. Orders, events and answers are acyclic:
     reference counting frees them, frozen or not (freezing only hides an object from the
@@ -163,6 +163,12 @@ def tune_gc(metrics: Metrics, *, freeze_survivors: bool = True) -> None:
     collection and becomes garbage later is never collected. ``cambist_gc_frozen_objects``
     in ``/metrics`` shows the frozen set, which follows the live state (measured in
     docs/benchmarks.md: memory with and without this, same load).
+
+    Why 5,000 and not more: nearly everything a young collection walks is new live state
+    (each resting order's view record and engine order), so its pause grows with the
+    threshold (20,000: 6-13 ms each) while the total stays the same. At 10,000 orders/s the
+    server's core is ~90% busy and a 13 ms pause queued requests for ~40 ms; at 5,000 the
+    pauses are ~2 ms and the p99 fell from 18-92 ms to 9-32 ms (docs/benchmarks.md, stop 17).
     """
     hist = Histogram("cambist_gc_pause_seconds", "Garbage collector pauses", labels=("generation",))
     for gen in ("0", "1", "2"):
@@ -181,7 +187,7 @@ def tune_gc(metrics: Metrics, *, freeze_survivors: bool = True) -> None:
     gc.callbacks.append(on_gc)
     gc.collect()
     gc.freeze()
-    gc.set_threshold(20_000, 20, 100)
+    gc.set_threshold(5_000, 20, 100)
     metrics.add(hist)
     metrics.add(Gauge("cambist_gc_frozen_objects", "Objects frozen out of the cycle collector",
                       gc.get_freeze_count))  # fmt: skip
