@@ -132,3 +132,12 @@ def test_forked_child_reaped_elsewhere_exit_code_is_none() -> None:
     pid = run_in_child(lambda: None)
     os.waitpid(pid, 0)
     assert exit_code(pid) is None
+
+
+def test_forked_child_runs_at_lowest_priority(tmp_path: Path) -> None:
+    """The child yields the CPU to the server's threads and its clients (its snapshot took a
+    core's worth of CPU while a busy server needed both)."""
+    out = tmp_path / "nice"
+    parent = os.nice(0)
+    code = exit_code(run_in_child(lambda: out.write_text(str(os.nice(0)))))
+    assert code == 0 and int(out.read_text()) == 19 and os.nice(0) == parent

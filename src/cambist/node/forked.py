@@ -45,6 +45,8 @@ def run_in_child(work: Callable[[], object]) -> int:
     code = 1
     try:
         gc.disable()  # short-lived: a collection would only touch (and copy) shared pages
+        with contextlib.suppress(OSError):  # lowest priority: the server's threads and its
+            os.nice(19)  # clients come first on a busy machine; the snapshot uses what is left
         _close_inherited_fds()
         with contextlib.suppress(ValueError):  # not the main thread: no wakeup fd to drop
             signal.set_wakeup_fd(-1)  # the parent's event loop's, not ours
