@@ -168,15 +168,21 @@ def test_journal_disk_full_mid_write_reports_and_leaves_no_partial_record(
     reopened.close()
 
 
-def test_journal_failed_durable_write_fails_batch_and_later_appends(tmp_path: Path) -> None:
-    """EIO from the one-call durable write (``pwritev2`` with ``RWF_DSYNC``): the sync failed."""
+@pytest.mark.parametrize("failing", ["dsync_write", "fdatasync"])
+def test_journal_failed_sync_fails_batch_and_later_appends(tmp_path: Path, failing: str) -> None:
+    """EIO from the one-call durable write (``pwritev2`` with ``RWF_DSYNC``) or, where the kernel
+    has no RWF_DSYNC, from ``fdatasync``: the batch fails, and every later append."""
     last = _fill(tmp_path, batches=2)
     journal = Journal.open(tmp_path)
 
-    def eio(fd: int, data: bytes) -> int:
+    def eio(fd: int, data: bytes = b"") -> int:
         raise OSError(errno.EIO, "Input/output error")
 
-    journal._sync_write = eio
+    if failing == "dsync_write":
+        journal._sync_write = eio
+    else:
+        journal._sync_write = None
+        journal._fsync = eio
     with pytest.raises(JournalWriteError, match="I/O error"):
         journal.append_sync(random_orders(random.Random(1), 3))
     with pytest.raises(JournalWriteError):
@@ -213,19 +219,3 @@ def test_journal_durable_write_unsupported_falls_back_to_fdatasync(tmp_path: Pat
     assert len(refused) == 1 and journal._sync_write is None and len(syncs) == 2
     assert len(observed) == 2 and all(t >= 0 for t in observed)
     assert [c.seq for c in read_commands(tmp_path)][-1] == last
-
-
-def test_journal_failed_fsync_fails_batch_and_later_appends(tmp_path: Path) -> None:
-    _fill(tmp_path, batches=2)
-    journal = Journal.open(tmp_path)
-    journal._sync_write = None  # write + fdatasync, as where the kernel has no RWF_DSYNC
-
-    def eio(fd: int) -> None:
-        raise OSError(errno.EIO, "Input/output error")
-
-    journal._fsync = eio
-    with pytest.raises(JournalWriteError, match="I/O error"):
-        journal.append_sync(random_orders(random.Random(1), 3))
-    with pytest.raises(JournalWriteError):
-        journal.append_sync(random_orders(random.Random(2), 3))
-    journal.close()
