@@ -358,7 +358,8 @@ class Journal(CommandLog):
                 try:
                     item = waiting.get(timeout=timeout)
                 except queue.Empty:  # the interval since the first unsynced write is up
-                    self._sync_now()
+                    if self._dirty_since is not None and self._failed is None:
+                        self._sync_now()
                     continue
                 if item is _CLOSE:
                     closing = True
@@ -379,6 +380,13 @@ class Journal(CommandLog):
             items, carry = carry[:taken], carry[taken:]
             if items:
                 self._commit(items)
+            if (
+                interval is not None
+                and self._dirty_since is not None
+                and self._failed is None
+                and time.monotonic() >= self._dirty_since + interval
+            ):  # the promise holds under steady load too, when the writer never idles
+                self._sync_now()
             if closing and not carry:
                 if self._dirty_since is not None and self._failed is None:
                     self._sync_now()

@@ -3,7 +3,7 @@
 Pipeline, wired here in one place:
 
 1. sequence + journal -- ``submit`` encodes on the caller's side; the journal's writer thread
-   takes everything waiting as one batch, stamps ``seq``/``ts``, writes, fdatasyncs once
+   takes everything waiting as one batch, stamps ``seq``/``ts``, writes it durably once
 2. apply              -- back on the event loop, in ``seq`` order, only after (1) said durable
 3. publish            -- the batch goes to every listener (called at once: the gateway's live
                          view), each :class:`Applied` to every subscriber queue, then the caller
