@@ -23,13 +23,14 @@ class _BrokenNode:
 
     def __init__(self) -> None:
         self.engine = SimpleNamespace(last_seq=0)
+        self.listeners: list[Callable[[list[Any]], None]] = []
 
     def submit_batch(self, cmds: list[Command], on_done: Callable[..., None]) -> None:
         error = JournalWriteError("disk full writing the journal")
         asyncio.get_running_loop().call_soon(on_done, None, error)
 
     def listen(self, listener: Callable[[list[Any]], None]) -> None:
-        pass  # nothing is ever applied
+        self.listeners.append(listener)  # never called: nothing is ever applied
 
 
 def test_node_failure_answers_503_and_not_ready(tmp_path: Path) -> None:

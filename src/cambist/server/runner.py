@@ -167,8 +167,9 @@ def tune_gc(metrics: Metrics, *, freeze_survivors: bool = True) -> None:
     Why 5,000 and not more: nearly everything a young collection walks is new live state
     (each resting order's view record and engine order), so its pause grows with the
     threshold (20,000: 6-13 ms each) while the total stays the same. At 10,000 orders/s the
-    server's core is ~90% busy and a 13 ms pause queued requests for ~40 ms; at 5,000 the
-    pauses are ~2 ms and the p99 fell from 18-92 ms to 9-32 ms (docs/benchmarks.md, stop 17).
+    server's core is ~90% busy and a 13 ms pause queued requests for ~40 ms (traced); at
+    5,000 the pauses are ~2 ms and no slow window lined up with one any more; the p99 is then
+    set by the disk's sync outliers and the snapshot fork (docs/benchmarks.md, stop 17).
     """
     hist = Histogram("cambist_gc_pause_seconds", "Garbage collector pauses", labels=("generation",))
     for gen in ("0", "1", "2"):

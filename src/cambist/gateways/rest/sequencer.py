@@ -122,9 +122,10 @@ class Sequencer:
         commit). Two in flight let the journal's write overlap the engine's work, but on two
         cores the loop always has requests to parse meanwhile, and at 10,000 orders/s two in
         flight made batches of 7-9 commands against 13-24 with one, and cost ~5% more CPU per
-        order (per batch: a journal wake-up, a GIL hand-over each way, a durable write) with a
-        worse p99 (docs/benchmarks.md, stop 17). Sending one batch per loop turn without any
-        limit spent ~8% of the CPU waking the journal thread for batches of a few commands.
+        order (per batch: a journal wake-up, a GIL hand-over each way, a durable write); the
+        p99 was no different out of the noise (docs/benchmarks.md, stop 17). Sending one batch
+        per loop turn without any limit spent ~8% of the CPU waking the journal thread for
+        batches of a few commands.
         """
         self._scheduled = False
         if self.inflight >= self.max_inflight or not self._cmds:
