@@ -110,10 +110,8 @@ def test_projector_process_sigkill_mid_batch_tables_equal_clean_rebuild(
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.05))
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else b""
-        if proc.stderr:
-            proc.stderr.close()
+        _, err = proc.communicate()
+        assert proc.returncode == -signal.SIGKILL, err.decode(errors="replace")
         kills += 1
         if _low_mark(db) >= last:
             break
@@ -123,9 +121,8 @@ def test_projector_process_sigkill_mid_batch_tables_equal_clean_rebuild(
     while _low_mark(db) < last and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
-    if proc.stderr:
-        proc.stderr.close()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode(errors="replace")
     assert _low_mark(db) == last
     survivor, clean = open_store(db), clean_rebuild(journal, tmp_path / "clean.sqlite")
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 
 Row = tuple[Any, ...]
 WAL_CHECKPOINT_PAGES = 10_000
+BUSY_TIMEOUT_S = 30.0
 
 
 class Store(ABC):
@@ -130,11 +132,10 @@ class SqliteStore(Store):
         self.readonly = readonly
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
         )
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self.conn, BUSY_TIMEOUT_S)
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self._depth = 0
@@ -189,6 +190,35 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.conn.close()
+
+
+def enable_wal(conn: sqlite3.Connection, budget_s: float) -> None:
+    """Put the database in WAL mode, waiting out other processes converting it at the same time.
+
+    SQLite does not run the busy handler for the conversion (it needs the file to itself), so two
+    processes opening a new database at once (a projector and a reader of its marks, or two
+    projectors) had one fail at once with "database is locked" whatever the busy timeout (the CI
+    failure of stop 17). WAL is a property of the file: once converted, reading the mode takes no
+    exclusive lock, so the usual open costs nothing more; until then retry with backoff within
+    the same budget as the busy timeout.
+    """
+    deadline = time.monotonic() + budget_s
+    pause = 0.001
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode != "wal":
+                mode = str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        else:
+            if mode == "wal":
+                return
+            if time.monotonic() >= deadline:
+                raise sqlite3.OperationalError(f"cannot put the database in WAL mode: it is {mode}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def upsert_sql(
