@@ -34,6 +34,12 @@ class ServeConfig:
     fsync: str = "always"
     snapshot_every: int = 100_000
     snapshot_interval_s: float = 60.0
+    snapshots: str = "process"
+    """Who writes the periodic engine snapshots: ``process``, a snapshotter process following
+    the journal with its own engine (:mod:`cambist.server.snapshotter`; the server forks
+    nothing); ``fork``, a child forked from the server (stalls it for the fork and its
+    copy-on-write faults); ``loop``, the server's event loop (stalls it for the whole
+    serialisation). The shutdown snapshot is always the server's own."""
     skew_ms: int = 5_000
     rate_per_key: float = 2_000.0
     burst_per_key: float = 4_000.0
@@ -54,6 +60,9 @@ class ServeConfig:
     http: str = "native"
     """The HTTP server: ``native`` (the gateway's own httptools protocol) or ``uvicorn`` (the
     ASGI app under uvicorn, kept to compare the two on the same machine)."""
+
+
+SNAPSHOT_MODES = ("process", "fork", "loop")
 
 
 def _coerce(name: str, value: Any, kind: Any) -> Any:
@@ -114,6 +123,8 @@ def load_config(
             setattr(cfg, name, _coerce(f"{source}: {name}", value, fields[name]))
     if not 0 <= cfg.port <= 65535:
         raise ConfigError(f"port {cfg.port} is out of range")
+    if cfg.snapshots not in SNAPSHOT_MODES:
+        raise ConfigError(f"snapshots: {cfg.snapshots!r} is not one of {', '.join(SNAPSHOT_MODES)}")
     if cfg.http not in ("native", "uvicorn"):
         raise ConfigError(f"http: {cfg.http!r} is not native or uvicorn")
     if not 1 <= cfg.workers <= MAX_WORKERS:

@@ -12,11 +12,10 @@ import asyncio
 import contextlib
 import gc
 import json
-import logging
+import math
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +35,10 @@ from cambist.gateways.rest.view import View
 from cambist.log.journal import read_commands
 from cambist.node import Applied, Node
 from cambist.server.config import ServeConfig
+from cambist.server.logsetup import configure_logging
 from cambist.server.looplag import LoopLag
 from cambist.server.projectors import ExternalProjectors, ServeProjectors, start_history
+from cambist.server.snapshotter import SnapshotterProcess
 from cambist.server.workers import WorkerPool, reserve_port
 
 log = structlog.get_logger("cambist.serve")
@@ -45,6 +46,8 @@ log = structlog.get_logger("cambist.serve")
 ADMIN_KEY_FILE = "admin-key.json"
 SERVE_FILE = "serve.json"
 ADMIN_ACCOUNT = 1
+NEVER = 2**62
+"""A snapshot count the node never reaches: its periodic snapshots are off."""
 
 _E8 = 10**8
 DEFAULT_SETUP: list[Command] = [
@@ -72,21 +75,6 @@ def engine_build() -> str:
     from cambist.domain import engine
 
     return "interpreted" if engine.__file__ and engine.__file__.endswith(".py") else "native"
-
-
-def configure_logging(level: str) -> None:
-    """Structured JSON logs on stderr, one object per line."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
 
 
 def build_view(node: Node, data_dir: Path, cfg: ServeConfig) -> View:
@@ -238,13 +226,22 @@ async def run_server(
     """
     data_dir = cfg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
+    in_server = cfg.snapshots != "process"  # else the snapshotter process writes them
     node = await Node.open(
-        data_dir, fsync=cfg.fsync, snapshot_every=cfg.snapshot_every,
-        snapshot_interval_s=cfg.snapshot_interval_s,
+        data_dir, fsync=cfg.fsync,
+        snapshot_every=cfg.snapshot_every if in_server else NEVER,
+        snapshot_interval_s=cfg.snapshot_interval_s if in_server else math.inf,
+        fork_snapshots=cfg.snapshots == "fork",
     )  # fmt: skip
     store = KeyStore(data_dir / "gateway.sqlite")
     projectors: ServeProjectors | ExternalProjectors | None = None
+    snapshotter: SnapshotterProcess | None = None
     try:
+        if not in_server:
+            snapshotter = SnapshotterProcess(
+                data_dir, every=cfg.snapshot_every, interval_s=cfg.snapshot_interval_s
+            )
+            await snapshotter.start()
         view = await asyncio.to_thread(build_view, node, data_dir, cfg)
         gw_cfg = GatewayConfig(
             skew_ms=cfg.skew_ms, rate_per_key=cfg.rate_per_key, burst_per_key=cfg.burst_per_key,
@@ -321,6 +318,8 @@ async def run_server(
         lag.stop()
         await gateway.stop()
     finally:
+        if snapshotter is not None:
+            await snapshotter.stop()
         if projectors is not None:
             await projectors.stop()
         await node.close()

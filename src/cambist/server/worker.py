@@ -157,7 +157,7 @@ async def run_worker(link_path: str, host: str, port: int, max_body: int) -> Non
 
 
 def main(argv: list[str] | None = None) -> None:
-    from cambist.server.runner import configure_logging
+    from cambist.server.logsetup import configure_logging
 
     ap = argparse.ArgumentParser(prog="python -m cambist.server.worker", description=__doc__)
     ap.add_argument("--link", required=True, help="the engine process's Unix socket")
