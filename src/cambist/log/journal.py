@@ -577,6 +577,15 @@ def decode_with_context(
         raise CorruptRecordError(path, offset, f"seq {first}: {exc}") from exc
 
 
+def commands_after(cursor: Cursor, record: tuple[RecordInfo, bytes], after: int) -> list[Command]:
+    """The commands of a record a :class:`Cursor` returned that come after ``after`` (a record
+    may start before the cursor's position: its first commands were seen already)."""
+    info, payload = record
+    assert cursor.path is not None
+    cmds = decode_with_context(cursor.path, info.offset, payload, info.first_seq, info.ts)
+    return cmds if cmds and cmds[0].seq > after else [c for c in cmds if c.seq > after]
+
+
 async def follow_commands(
     directory: Path,
     from_seq: int = 1,

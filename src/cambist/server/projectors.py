@@ -27,7 +27,7 @@ import structlog
 
 from cambist.domain.engine import Engine
 from cambist.gateways.rest.view import View
-from cambist.log.journal import decode_with_context, read_commands
+from cambist.log.journal import commands_after, read_commands
 from cambist.log.recovery import gc_paused, recover
 from cambist.log.segments import WATERMARK_FILE, Cursor, Watermark
 from cambist.node import Applied, Node
@@ -144,13 +144,8 @@ def follow(
                     last_analyze = time.monotonic()
                 stop.wait(poll_s)
                 continue
-            info, payload = rec
-            assert cursor.path is not None
-            for cmd in decode_with_context(
-                cursor.path, info.offset, payload, info.first_seq, info.ts
-            ):
-                if cmd.seq > engine.last_seq:
-                    group.apply(Applied(cmd.seq, cmd.ts, cmd, engine.apply(cmd)))
+            for cmd in commands_after(cursor, rec, engine.last_seq):
+                group.apply(Applied(cmd.seq, cmd.ts, cmd, engine.apply(cmd)))
             now = time.monotonic()
             if not flush_at:
                 flush_at = now + max_delay_s

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import structlog
 
-from cambist.log.journal import decode_with_context
+from cambist.log.journal import commands_after
 from cambist.log.recovery import gc_paused, recover
 from cambist.log.segments import SNAPSHOTS_DIR, WATERMARK_FILE, Cursor, Watermark
 from cambist.log.snapshots import SnapshotStore
@@ -93,14 +93,9 @@ def follow(
                     write()
                 stop.wait(poll_s)
                 continue
-            info, payload = record
-            assert cursor.path is not None
-            for cmd in decode_with_context(
-                cursor.path, info.offset, payload, info.first_seq, info.ts
-            ):
-                if cmd.seq > engine.last_seq:
-                    engine.apply(cmd)
-                    since += 1
+            for cmd in commands_after(cursor, record, engine.last_seq):
+                engine.apply(cmd)
+                since += 1
             if since >= every:
                 write()
     finally:
