@@ -13,7 +13,8 @@ from cambist.log.journal import Journal
 from tests.log.workload import random_orders, setup_commands
 
 
-def test_journal_interval_policy_syncs_under_steady_appends(tmp_path: Path) -> None:
+def _counted(tmp_path: Path) -> tuple[Journal, list[float]]:
+    """A 20 ms interval journal with the set-up written, and the times of its syncs from now."""
     journal = Journal.open(tmp_path, fsync="20ms")
     journal.append_sync(setup_commands())
     syncs: list[float] = []
@@ -24,6 +25,11 @@ def test_journal_interval_policy_syncs_under_steady_appends(tmp_path: Path) -> N
         real(fd)
 
     journal._fsync = counting
+    return journal, syncs
+
+
+def test_journal_interval_policy_syncs_under_steady_appends(tmp_path: Path) -> None:
+    journal, syncs = _counted(tmp_path)
     rng = random.Random(1)
     stop = time.monotonic() + 0.4
     while time.monotonic() < stop:  # an append every ~2 ms: the writer is never idle 20 ms
@@ -38,16 +44,7 @@ def test_journal_interval_policy_syncs_with_commits_always_waiting(tmp_path: Pat
     """The next batch is always queued when the writer finishes one (each commit queues the
     next before it returns): it must still sync once the interval is up, not only when it
     finds nothing to do."""
-    journal = Journal.open(tmp_path, fsync="20ms")
-    journal.append_sync(setup_commands())
-    syncs: list[float] = []
-    real = journal._fsync
-
-    def counting(fd: int) -> None:
-        syncs.append(time.monotonic())
-        real(fd)
-
-    journal._fsync = counting
+    journal, syncs = _counted(tmp_path)
     chunk = encode_chunk(random_orders(random.Random(2), 1))
     stop = time.monotonic() + 0.3
     finished = threading.Event()
