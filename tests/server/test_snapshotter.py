@@ -22,7 +22,7 @@ from cambist.log.snapshots import SnapshotStore
 from cambist.node import Node
 from cambist.node.node import snapshot_bytes
 from cambist.server.config import ConfigError, load_config
-from cambist.server.snapshotter import SnapshotterProcess, follow
+from cambist.server.snapshotter import SnapshotterProcess, follow, main
 from tests.log.workload import random_orders, setup_commands
 from tests.server.test_crash import _start
 
@@ -116,9 +116,29 @@ def test_snapshotter_interval_writes_once_commands_followed(tmp_path: Path) -> N
 def test_snapshotter_parent_gone_exits(tmp_path: Path) -> None:
     _journal(tmp_path, 5)
     stop = threading.Event()
-    started = time.monotonic()
-    follow(tmp_path, stop, every=10**9, interval_s=1e9, parent_pid=os.getppid() + 1_000_000)
-    assert time.monotonic() - started < 10
+    thread = threading.Thread(
+        target=follow,
+        args=(tmp_path, stop),
+        kwargs={"every": 10**9, "interval_s": 1e9, "parent_pid": os.getppid() + 1_000_000},
+    )
+    thread.start()
+    thread.join(10)
+    gone = not thread.is_alive()
+    stop.set()
+    thread.join(10)
+    assert gone, "still following with its parent gone"
+
+
+@pytest.mark.parametrize("argv", [["--every", "0"], ["--interval", "0"], ["--every", "x"]])
+def test_snapshotter_main_bad_arguments_exit_2_with_a_message(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {"--data-dir": str(tmp_path), "--every": "10", "--interval": "1"}
+    base.update(dict(zip(argv[::2], argv[1::2], strict=True)))
+    with pytest.raises(SystemExit) as exit_:
+        main([x for kv in base.items() for x in kv])
+    assert exit_.value.code == 2
+    assert argv[0] in capsys.readouterr().err
 
 
 def test_snapshotter_process_killed_is_restarted_and_stops_cleanly(tmp_path: Path) -> None:
@@ -170,9 +190,13 @@ def test_serve_sigkill_leaves_no_snapshotter_behind(tmp_path: Path) -> None:
         time.sleep(0.05)
 
 
-def test_serve_config_unknown_snapshots_mode_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="snapshots"):
-        load_config(env={"CAMBIST_SNAPSHOTS": "sometimes"})
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SNAPSHOTS", "sometimes"), ("SNAPSHOT_EVERY", "0"), ("SNAPSHOT_INTERVAL_S", "-1")],
+)
+def test_serve_config_bad_snapshot_setting_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name.lower()):
+        load_config(env={f"CAMBIST_{name}": value})
 
 
 def _children(pid: int) -> list[int]:

@@ -123,6 +123,10 @@ def load_config(
             setattr(cfg, name, _coerce(f"{source}: {name}", value, fields[name]))
     if not 0 <= cfg.port <= 65535:
         raise ConfigError(f"port {cfg.port} is out of range")
+    if cfg.snapshot_every < 1:
+        raise ConfigError(f"snapshot_every: {cfg.snapshot_every} is not a positive count")
+    if not cfg.snapshot_interval_s > 0:
+        raise ConfigError(f"snapshot_interval_s: {cfg.snapshot_interval_s} is not positive")
     if cfg.snapshots not in SNAPSHOT_MODES:
         raise ConfigError(f"snapshots: {cfg.snapshots!r} is not one of {', '.join(SNAPSHOT_MODES)}")
     if cfg.http not in ("native", "uvicorn"):

@@ -53,8 +53,19 @@ def follow(
 ) -> int:
     """Follow the committed journal and write snapshots until ``stop`` (or the parent is gone);
     return how many were written."""
+    if every < 1 or interval_s <= 0:
+        raise ValueError(f"every must be >= 1 and interval_s > 0, not {every} and {interval_s}")
+
+    def orphaned() -> bool:
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.info("snapshotter.parent_gone", parent=parent_pid)
+            return True
+        return False
+
     wm_path = data_dir / WATERMARK_FILE
-    while not wm_path.exists() and not stop.is_set():
+    while not wm_path.exists():
+        if stop.is_set() or orphaned():
+            return 0
         stop.wait(poll_s)
     wm = Watermark(wm_path, writable=False)
     recovered = recover(data_dir, to_seq=wm.read())
@@ -82,10 +93,9 @@ def follow(
     try:
         while not stop.is_set():
             now = time.monotonic()
-            if parent_pid is not None and now - checked_parent > 0.1:
+            if now - checked_parent > 0.1:
                 checked_parent = now
-                if os.getppid() != parent_pid:
-                    log.info("snapshotter.parent_gone", parent=parent_pid)
+                if orphaned():
                     break
             record = cursor.next_record()
             if record is None:
@@ -174,6 +184,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent", type=int, default=None)
     parser.add_argument("--nice", type=int, default=10)
     args = parser.parse_args(argv)
+    if args.every < 1 or args.interval <= 0:
+        parser.error(
+            f"--every must be >= 1 and --interval > 0, not {args.every} and {args.interval}"
+        )
     configure_logging("info")
     if args.nice:
         os.nice(args.nice)  # the server's threads and its clients come first
